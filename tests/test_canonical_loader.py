@@ -1,0 +1,195 @@
+"""The canonical loader: exact loads, quarantine with reasons, balanced counts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from services.db import schema
+from services.sync.canonical import FileRejected, load_canonical_file, load_canonical_folder
+
+MASTER_FILES = {
+    "warehouses.csv": "warehouse_code,name,time_zone\nDAL,Dallas DC,America/Chicago\nATL,Atlanta DC,America/New_York\n",
+    "customers.csv": "customer_code,name,tier,segment,sla_days,fill_rate_target,late_penalty_per_day\n"
+    "C1,Mercy Hospital,strategic,healthcare,2,0.98,150\n",
+    "items.csv": "sku,description,family,base_unit,unit_cost,list_price,regulated\n"
+    "GLV-100,Nitrile glove,PPE,EA,0.10,0.25,false\n",
+    "units.csv": "sku,unit_code,base_qty_per_unit\nGLV-100,BOX,12\n",
+}
+
+ORDER_HEADER = "order_number,line_number,customer_code,sku,warehouse_code,order_date,requested_date,unit,ordered_qty,unit_price"
+
+
+def write_files(folder: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def master(engine, tmp_path):
+    folder = tmp_path / "master"
+    folder.mkdir()
+    load_canonical_folder(engine, write_files(folder, MASTER_FILES))
+    return engine
+
+
+def load_orders(engine, tmp_path, body: str, header: str = ORDER_HEADER, name: str = "sales_order_lines.csv"):
+    path = tmp_path / name
+    path.write_text(header + "\n" + body, encoding="utf-8")
+    return load_canonical_file(engine, path, source="erp")
+
+
+def order_lines(engine) -> list:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(schema.sales_order_lines).order_by(schema.sales_order_lines.c.order_number, schema.sales_order_lines.c.line_number)
+        ).all()
+
+
+def quarantine_reasons(engine) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(select(schema.quarantine.c.position, schema.quarantine.c.reason).order_by(schema.quarantine.c.id))]
+
+
+def test_folder_loads_masters_before_references(master):
+    with master.connect() as connection:
+        counts = {table: connection.execute(text(f"select count(*) from {table}")).scalar_one() for table in ("warehouses", "customers", "items", "units")}
+
+    assert counts == {"warehouses": 2, "customers": 1, "items": 1, "units": 1}
+
+
+def test_box_order_is_converted_to_base_units_exactly(master, tmp_path):
+    result = load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,BOX,5,3.00\n")
+
+    line = order_lines(master)[0]
+    assert result.inserted == 1
+    assert line.ordered_qty == Decimal("60")
+    assert line.unit_price == Decimal("0.2500")
+
+
+def test_same_file_twice_changes_nothing_the_second_time(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,2,C1,GLV-100,ATL,2026-03-01,2026-03-06,EA,4,0.25\n"
+    first = load_orders(master, tmp_path, body)
+
+    second = load_orders(master, tmp_path, body)
+
+    assert (first.read, first.inserted, first.updated, first.unchanged, first.rejected) == (2, 2, 0, 0, 0)
+    assert (second.read, second.inserted, second.updated, second.unchanged, second.rejected) == (2, 0, 0, 2, 0)
+
+
+def test_changed_line_is_updated_and_counted(master, tmp_path):
+    load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\n")
+
+    result = load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,12,0.25\n")
+
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 0)
+    assert order_lines(master)[0].ordered_qty == Decimal("12")
+
+
+def test_duplicate_key_in_one_file_keeps_the_last(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,8,0.25\n"
+
+    result = load_orders(master, tmp_path, body)
+
+    assert order_lines(master)[0].ordered_qty == Decimal("8")
+    assert (result.read, result.inserted, result.unchanged, result.duplicates) == (2, 1, 1, 1)
+    assert result.balanced
+
+
+def test_negative_quantity_goes_to_quarantine_with_its_line(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,-5,0.25\nSO-1,2,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,5,0.25\n"
+
+    result = load_orders(master, tmp_path, body)
+
+    assert (result.read, result.inserted, result.rejected) == (2, 1, 1)
+    assert quarantine_reasons(master) == [("line 2", "ordered_qty: '-5' is negative; quantities and prices must be 0 or more")]
+
+
+def test_unknown_item_and_warehouse_are_named_in_quarantine(master, tmp_path):
+    body = "SO-1,1,C1,NOPE-1,DAL,2026-03-01,2026-03-05,EA,5,0.25\nSO-1,2,C1,GLV-100,XXX,2026-03-01,2026-03-05,EA,5,0.25\n"
+
+    result = load_orders(master, tmp_path, body)
+
+    assert result.rejected == 2
+    assert quarantine_reasons(master) == [
+        ("line 2", "sku: 'NOPE-1' is unknown; load it in items.csv first or correct the code"),
+        ("line 3", "warehouse_code: 'XXX' is unknown; load it in warehouses.csv first or correct the code"),
+    ]
+
+
+def test_text_in_date_column_is_quarantined(master, tmp_path):
+    result = load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,Date Not Captured,2026-03-05,EA,5,0.25\n")
+
+    assert result.rejected == 1
+    assert quarantine_reasons(master) == [("line 2", "order_date: 'Date Not Captured' is not a date written YYYY-MM-DD")]
+
+
+def test_shipped_and_cancelled_above_ordered_is_quarantined(master, tmp_path):
+    header = ORDER_HEADER + ",shipped_qty,cancelled_qty"
+
+    result = load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25,8,3\n", header=header)
+
+    assert result.rejected == 1
+    assert quarantine_reasons(master) == [("line 2", "shipped_qty 8 + cancelled_qty 3 exceeds ordered_qty 10")]
+
+
+def test_missing_required_column_rejects_the_whole_file(master, tmp_path):
+    header = "order_number,line_number,customer_code,sku,order_date,requested_date,ordered_qty,unit_price"
+
+    with pytest.raises(FileRejected, match="sales_order_lines.csv has no column warehouse_code"):
+        load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,2026-03-01,2026-03-05,5,0.25\n", header=header)
+
+    assert order_lines(master) == []
+    with master.connect() as connection:
+        run = connection.execute(select(schema.sync_runs).where(schema.sync_runs.c.entity == "sales_order_lines")).one()
+    assert run.status == "failed"
+    assert "has no column warehouse_code" in run.error
+
+
+def test_empty_file_is_rejected_with_its_name(master, tmp_path):
+    path = tmp_path / "sales_order_lines.csv"
+    path.write_text("", encoding="utf-8")
+
+    with pytest.raises(FileRejected, match="sales_order_lines.csv is empty"):
+        load_canonical_file(master, path)
+
+
+def test_latin1_file_is_rejected_naming_the_byte(master, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_bytes("customer_code,name\nC2,Café Central\n".encode("latin-1"))
+
+    with pytest.raises(FileRejected, match=r"customers.csv is not UTF-8 \(byte 0xe9"):
+        load_canonical_file(master, path)
+
+
+def test_utf8_bom_and_carriage_return_line_ends_load(master, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_bytes("\ufeffcustomer_code,name\rC2,Café Central\rC3,Plant 3\r".encode("utf-8"))
+
+    result = load_canonical_file(master, path)
+
+    assert (result.read, result.inserted, result.rejected) == (2, 2, 0)
+
+
+def test_older_source_timestamp_never_overwrites_newer(master, tmp_path):
+    header = ORDER_HEADER + ",source_updated_at"
+    load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25,2026-03-02T10:00:00+00:00\n", header=header)
+
+    result = load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,7,0.25,2026-03-02T09:00:00+00:00\n", header=header)
+
+    assert (result.updated, result.unchanged) == (0, 1)
+    assert order_lines(master)[0].ordered_qty == Decimal("10")
+
+
+def test_sync_run_records_balanced_counts(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,2,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,-1,0.25\n"
+
+    result = load_orders(master, tmp_path, body)
+
+    with master.connect() as connection:
+        run = connection.execute(select(schema.sync_runs).where(schema.sync_runs.c.id == result.sync_run_id)).one()
+    assert (run.status, run.read_count, run.inserted_count, run.updated_count, run.unchanged_count, run.rejected_count) == ("succeeded", 2, 1, 0, 0, 1)
