@@ -1,0 +1,212 @@
+"""The `control-tower` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from services.settings import Settings, SettingsError, configure_logging, load_settings
+
+logger = logging.getLogger("services.cli")
+
+app = typer.Typer(
+    help="Backorder control tower: exposure, supplier ETAs and governed recommendations for distributors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo distributor: generate its files or load them.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        _fail(str(error), code=2)
+    configure_logging(settings.log_level)
+    return settings
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    """Yield a reachable database URL, turning startup failures into one line and exit code 1."""
+    from services.db.embedded import EmbeddedDatabaseError
+    from services.db.engine import DatabaseUnavailable, check_connection, database_url, make_engine
+
+    try:
+        with database_url(settings) as url:
+            engine = make_engine(url)
+            check_connection(engine)
+            engine.dispose()
+            yield url
+    except (DatabaseUnavailable, EmbeddedDatabaseError) as error:
+        _fail(str(error))
+
+
+@app.command()
+def up(
+    demo: bool = typer.Option(True, help="Load the demo distributor when the database has no order lines."),
+) -> None:
+    """Run the product: database, migrations, demo data, worker and app; Ctrl-C stops it all."""
+    from services.launcher import run_product
+
+    settings = _settings()
+    with _database(settings) as url:
+        code = run_product(settings, url, load_demo_data=demo)
+    if settings.uses_embedded_database:
+        typer.echo("The embedded PostgreSQL has stopped; its data stays in " + str(settings.data_dir / "postgres"))
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker process: the scheduled jobs, until SIGINT or SIGTERM."""
+    from services.worker.scheduler import run_worker
+
+    settings = _settings()
+    with _database(settings) as url:
+        run_worker(settings, url)
+
+
+@app.command()
+def load(
+    path: Path = typer.Argument(..., help="A canonical CSV file, or a folder of them named after their entity (items.csv, sales_order_lines.csv, ...)."),
+    source: str = typer.Option("erp", help="Name of the source system, stored with every record."),
+) -> None:
+    """Load canonical CSV files now and print the counts of each sync run."""
+    from services.db.engine import make_engine
+    from services.db.migrate import upgrade_database
+    from services.sync.canonical import FileRejected, load_canonical_file, load_canonical_folder
+
+    settings = _settings()
+    if not path.exists():
+        _fail(f"{path} does not exist; name a canonical CSV file or a folder of them")
+    with _database(settings) as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        try:
+            if path.is_dir():
+                results = load_canonical_folder(engine, path, source=source, business_timezone=settings.business_timezone)
+            else:
+                results = [load_canonical_file(engine, path, source=source, business_timezone=settings.business_timezone)]
+        except FileRejected as error:
+            _fail(str(error))
+        finally:
+            engine.dispose()
+    _print_results(results)
+
+
+def _print_results(results) -> None:
+    header = f"{'file':<28} {'read':>9} {'inserted':>9} {'updated':>9} {'unchanged':>9} {'rejected':>9}"
+    typer.echo(header)
+    for result in results:
+        typer.echo(
+            f"{result.file_name:<28} {result.read:>9} {result.inserted:>9} {result.updated:>9} "
+            f"{result.unchanged:>9} {result.rejected:>9}"
+        )
+        for reason, count in result.reasons.most_common(3):
+            typer.echo(f"    {count} rejected: {reason}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to reach.")) -> None:
+    """Apply the schema migrations."""
+    from services.db.engine import make_engine
+    from services.db.migrate import current_revision, upgrade_database
+
+    settings = _settings()
+    with _database(settings) as url:
+        engine = make_engine(url)
+        upgrade_database(engine, revision)
+        typer.echo(f"database schema at revision {current_revision(engine)}")
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision the database is at."""
+    from services.db.engine import make_engine
+    from services.db.migrate import current_revision
+
+    settings = _settings()
+    with _database(settings) as url:
+        engine = make_engine(url)
+        typer.echo(current_revision(engine) or "empty: no migration applied")
+        engine.dispose()
+
+
+@demo_app.command("generate")
+def demo_generate(
+    out: Path = typer.Option(..., help="Folder to write the canonical CSV files into."),
+    seed: int = typer.Option(7, help="Random seed; the same seed and as-of date give identical files."),
+    lines: int = typer.Option(20_000, help="Open sales order lines to write, from 1,000 to 1,000,000."),
+    as_of: Optional[str] = typer.Option(None, help="Business date the data is current at, YYYY-MM-DD; default today."),
+    skus: Optional[int] = typer.Option(None, help="Number of SKUs; default scales with --lines."),
+    warehouses: Optional[int] = typer.Option(None, help="Number of warehouses; default scales with --lines."),
+) -> None:
+    """Write the demo distributor's files in the canonical layout."""
+    from seed_data.generator import generate_demo
+
+    settings = _settings()
+    as_of_date = _parse_as_of(as_of, settings)
+    try:
+        summary = generate_demo(out, seed=seed, lines=lines, as_of=as_of_date, skus=skus, warehouses=warehouses)
+    except ValueError as error:
+        _fail(str(error), code=2)
+    typer.echo(f"wrote the demo distributor to {out}")
+    typer.echo(str(summary))
+
+
+@demo_app.command("load")
+def demo_load(
+    seed: int = typer.Option(7, help="Random seed of the demo data."),
+    lines: int = typer.Option(20_000, help="Open sales order lines, from 1,000 to 1,000,000."),
+) -> None:
+    """Generate the demo distributor under the data folder and load it."""
+    from services.db.engine import make_engine
+    from services.db.migrate import upgrade_database
+    from services.launcher import load_demo
+
+    settings = _settings()
+    with _database(settings) as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        load_demo(engine, settings, seed=seed, lines=lines)
+        engine.dispose()
+
+
+def _parse_as_of(raw: str | None, settings: Settings) -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if raw is None:
+        return datetime.now(ZoneInfo(settings.business_timezone)).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        _fail(f"--as-of {raw!r} is not a date; write it as YYYY-MM-DD", code=2)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""`control-tower up`: database, migrations, demo data, worker and app as one product."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, text
+
+from services.db.engine import check_connection, make_engine
+from services.db.migrate import upgrade_database
+from services.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+CHILD_STOP_SECONDS = 15
+APP_START_SECONDS = 120
+
+
+class LaunchError(RuntimeError):
+    """A part of the product did not start."""
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this child when the launcher dies, so nothing is left behind."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def database_is_empty(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return not connection.execute(text("select exists (select 1 from sales_order_lines)")).scalar_one()
+
+
+def load_demo(engine: Engine, settings: Settings, *, seed: int = 7, lines: int = 20_000) -> None:
+    """Generate the demo distributor's files under the data folder and load them through the loader."""
+    from seed_data.generator import generate_demo
+    from services.sync.canonical import load_canonical_folder
+
+    as_of = datetime.now(ZoneInfo(settings.business_timezone)).date()
+    folder = settings.data_dir / "demo" / f"seed-{seed}-lines-{lines}-{as_of.isoformat()}"
+    started = time.monotonic()
+    generate_demo(folder, seed=seed, lines=lines, as_of=as_of)
+    results = load_canonical_folder(
+        engine, folder, source="demo", business_timezone=settings.business_timezone
+    )
+    loaded = sum(result.inserted + result.updated for result in results)
+    rejected = sum(result.rejected for result in results)
+    logger.info(
+        "demo distributor loaded from %s: %d records in %d files, %d rejected, %.1f s",
+        folder, loaded, len(results), rejected, time.monotonic() - started,
+    )
+
+
+def _child_environment(database_url: str) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment["DATABASE_URL"] = database_url
+    return environment
+
+
+def _start_child(name: str, command: list[str], database_url: str) -> subprocess.Popen:
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=_child_environment(database_url),
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    logger.info("started %s (pid %d)", name, process.pid)
+    return process
+
+
+def _wait_for_app(port: int, app: subprocess.Popen) -> None:
+    deadline = time.monotonic() + APP_START_SECONDS
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            raise LaunchError(f"the Streamlit app exited with code {app.returncode} before it served a page")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise LaunchError(f"the Streamlit app did not answer on port {port} within {APP_START_SECONDS} s")
+
+
+def _stop_child(name: str, process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(CHILD_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s (pid %d) did not stop within %d s; killing it", name, process.pid, CHILD_STOP_SECONDS)
+        process.kill()
+        process.wait()
+    logger.info("stopped %s (pid %d)", name, process.pid)
+
+
+class _StopRequested:
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def __call__(self, signum, _frame) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+
+def run_product(settings: Settings, database_url: str, *, load_demo_data: bool = True) -> int:
+    """Prepare the database, start the worker and the app, and stop both on SIGINT or SIGTERM."""
+    engine = make_engine(database_url)
+    check_connection(engine)
+    upgrade_database(engine)
+    if load_demo_data and database_is_empty(engine):
+        logger.info("the database has no order lines; loading the demo distributor")
+        load_demo(engine, settings)
+    engine.dispose()
+
+    stop = _StopRequested()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    python = sys.executable
+    worker = _start_child("worker", [python, "-m", "services.cli", "worker"], database_url)
+    app = _start_child(
+        "app",
+        [python, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+         "--server.port", str(settings.app_port), "--server.headless", "true"],
+        database_url,
+    )
+    children = {"app": app, "worker": worker}
+    exit_code = 0
+    try:
+        _wait_for_app(settings.app_port, app)
+        print(f"Backorder control tower is running at http://localhost:{settings.app_port} (Ctrl-C stops it)", flush=True)
+        while stop.signal_name is None:
+            ended = [name for name, process in children.items() if process.poll() is not None]
+            if ended:
+                logger.error("%s exited unexpectedly with code %s; stopping the product", ended[0], children[ended[0]].returncode)
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    except LaunchError as error:
+        logger.error("%s", error)
+        exit_code = 1
+    finally:
+        if stop.signal_name:
+            logger.info("received %s; stopping the app and the worker", stop.signal_name)
+        for name, process in children.items():
+            _stop_child(name, process)
+    return exit_code
+
