@@ -42,13 +42,13 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[str]:
+def _database(settings: Settings, *, own_embedded_server: bool = False) -> Iterator[str]:
     """Yield a reachable database URL, turning startup failures into one line and exit code 1."""
     from services.db.embedded import EmbeddedDatabaseError
     from services.db.engine import DatabaseUnavailable, check_connection, database_url, make_engine
 
     try:
-        with database_url(settings) as url:
+        with database_url(settings, own_embedded_server=own_embedded_server) as url:
             engine = make_engine(url)
             check_connection(engine)
             engine.dispose()
@@ -60,13 +60,14 @@ def _database(settings: Settings) -> Iterator[str]:
 @app.command()
 def up(
     demo: bool = typer.Option(True, help="Load the demo distributor when the database has no order lines."),
+    demo_lines: int = typer.Option(20_000, help="Open order lines of the demo distributor, from 1,000 to 1,000,000."),
 ) -> None:
     """Run the product: database, migrations, demo data, worker and app; Ctrl-C stops it all."""
     from services.launcher import run_product
 
     settings = _settings()
-    with _database(settings) as url:
-        code = run_product(settings, url, load_demo_data=demo)
+    with _database(settings, own_embedded_server=True) as url:
+        code = run_product(settings, url, load_demo_data=demo, demo_lines=demo_lines)
     if settings.uses_embedded_database:
         typer.echo("The embedded PostgreSQL has stopped; its data stays in " + str(settings.data_dir / "postgres"))
     raise typer.Exit(code)

@@ -117,14 +117,14 @@ class _StopRequested:
         self.signal_name = signal.Signals(signum).name
 
 
-def run_product(settings: Settings, database_url: str, *, load_demo_data: bool = True) -> int:
+def run_product(settings: Settings, database_url: str, *, load_demo_data: bool = True, demo_lines: int = 20_000) -> int:
     """Prepare the database, start the worker and the app, and stop both on SIGINT or SIGTERM."""
     engine = make_engine(database_url)
     check_connection(engine)
     upgrade_database(engine)
     if load_demo_data and database_is_empty(engine):
         logger.info("the database has no order lines; loading the demo distributor")
-        load_demo(engine, settings)
+        load_demo(engine, settings, lines=demo_lines)
     engine.dispose()
 
     stop = _StopRequested()

@@ -107,13 +107,17 @@ def is_running(data_dir: Path) -> bool:
 
 
 @contextmanager
-def embedded_database(data_dir: Path) -> Iterator[str]:
-    """Yield the embedded database's URL; stop the server at exit only if this call started it."""
+def embedded_database(data_dir: Path, *, always_stop: bool = False) -> Iterator[str]:
+    """Yield the embedded database's URL.
+
+    At exit the server is stopped if this call started it, or always when
+    always_stop is set, as `control-tower up` does because it owns the server.
+    """
     already_running = is_running(data_dir)
     server = EmbeddedPostgres(data_dir)
     url = server.start()
     try:
         yield url
     finally:
-        if not already_running:
+        if always_stop or not already_running:
             server.stop()

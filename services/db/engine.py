@@ -39,12 +39,16 @@ def check_connection(engine: Engine) -> None:
 
 
 @contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """Yield the URL to use: DATABASE_URL, or the embedded server started for this block."""
+def database_url(settings: Settings, *, own_embedded_server: bool = False) -> Iterator[str]:
+    """Yield the URL to use: DATABASE_URL, or the embedded server started for this block.
+
+    With own_embedded_server the embedded server is stopped at exit even if it
+    was already running when the block began.
+    """
     if settings.database_url:
         yield settings.database_url
         return
     from services.db.embedded import embedded_database
 
-    with embedded_database(settings.data_dir) as url:
+    with embedded_database(settings.data_dir, always_stop=own_embedded_server) as url:
         yield url

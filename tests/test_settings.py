@@ -1,0 +1,100 @@
+"""Settings: valid values are read, an invalid one stops the program with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.settings import SettingsError, load_settings, mask_password
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_use_embedded_database():
+    settings = load_settings({})
+
+    assert settings.database_url is None
+    assert settings.uses_embedded_database
+    assert settings.business_timezone == "America/Chicago"
+    assert settings.log_level == "INFO"
+    assert settings.data_dir == PROJECT_ROOT / ".data"
+    assert settings.app_port == 8501
+
+
+def test_database_url_uses_psycopg_driver():
+    settings = load_settings({"DATABASE_URL": "postgresql://planner:pw@db.internal:5432/tower"})
+
+    assert settings.database_url == "postgresql+psycopg://planner:pw@db.internal:5432/tower"
+
+
+@pytest.mark.parametrize(
+    "environment, message",
+    [
+        ({"CONTROL_TOWER_TIMEZONE": "Mars/Base"}, "invalid setting CONTROL_TOWER_TIMEZONE='Mars/Base': use an IANA time zone name"),
+        ({"CONTROL_TOWER_LOG_LEVEL": "LOUD"}, "invalid setting CONTROL_TOWER_LOG_LEVEL='LOUD': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ({"CONTROL_TOWER_PORT": "80a"}, "invalid setting CONTROL_TOWER_PORT='80a': use a whole number from 1 to 65535"),
+        ({"CONTROL_TOWER_PORT": "70000"}, "invalid setting CONTROL_TOWER_PORT='70000': use a whole number from 1 to 65535"),
+        ({"DATABASE_URL": "mysql://root:pw@host/db"}, "invalid setting DATABASE_URL='mysql://root:***@host/db': the scheme 'mysql' is not PostgreSQL"),
+        ({"DATABASE_URL": "localhost:5432"}, "invalid setting DATABASE_URL='localhost:5432': expected a URL like postgresql://"),
+    ],
+)
+def test_invalid_setting_names_setting_and_value(environment, message):
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environment)
+
+    assert str(raised.value).startswith(message)
+
+
+def test_data_dir_that_is_a_file_is_rejected(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("x")
+
+    with pytest.raises(SettingsError, match="CONTROL_TOWER_DATA_DIR"):
+        load_settings({"CONTROL_TOWER_DATA_DIR": str(path)})
+
+
+def test_mask_password_hides_only_the_password():
+    assert mask_password("postgresql://planner:s3cret@host:5432/db") == "postgresql://planner:***@host:5432/db"
+    assert mask_password("postgresql://planner@host/db") == "postgresql://planner@host/db"
+
+
+def run_cli(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *arguments],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_bad_setting_exits_2_with_one_line():
+    result = run_cli("db", "current", environment={"CONTROL_TOWER_LOG_LEVEL": "LOUD"})
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid setting CONTROL_TOWER_LOG_LEVEL='LOUD': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ]
+
+
+def test_unreachable_database_exits_1_with_one_line_and_masked_password():
+    result = run_cli("db", "upgrade", environment={"DATABASE_URL": "postgresql://planner:s3cret@127.0.0.1:1/tower"})
+
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 1
+    assert lines[0].startswith("error: cannot connect to PostgreSQL at postgresql+psycopg://planner:***@127.0.0.1:1/tower")
+    assert "s3cret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_has_help():
+    for command in (["up"], ["worker"], ["load"], ["db", "upgrade"], ["db", "current"], ["demo", "generate"], ["demo", "load"]):
+        result = run_cli(*command, "--help", environment={})
+
+        assert result.returncode == 0, command
+        assert "Usage: " in result.stdout, command
