@@ -1,0 +1,1 @@
+"""Read queries behind the KPI pages: backlog, supply on order and data freshness."""
