@@ -1,0 +1,153 @@
+"""The worker process: the registry of scheduled jobs and the loop that runs them until stopped.
+
+Every job runs through run_job, so each run holds the job's advisory lock
+and is recorded in job_runs. More worker processes can therefore run
+against one database and share the jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from services.db.engine import check_connection, make_engine
+from services.settings import Settings
+from services.worker.inbox import erp_inbox_folder, run_inbox_job
+from services.worker.job_runs import JobOutcome, run_job
+
+logger = logging.getLogger(__name__)
+
+# A run due while the previous run of the same job is still going is
+# dropped, and runs missed by more than misfire_grace_time seconds are
+# merged into one.
+JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+STOP_POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """A scheduled job: it runs once when the worker starts, then every interval_seconds(settings)."""
+
+    name: str
+    function: Callable[[Engine, int, Settings], "Mapping[str, int] | JobOutcome"]
+    interval_seconds: Callable[[Settings], int]
+
+
+# Every job of the worker. run_once runs them in this order, so a job comes
+# after the jobs whose output it reads.
+JOBS: tuple[WorkerJob, ...] = (
+    WorkerJob("inbox", run_inbox_job, lambda settings: settings.worker_poll_seconds),
+)
+
+
+def run_worker(settings: Settings, database_url: str, *, run_once: bool = False) -> None:
+    """Run the registered jobs on their schedule until SIGINT or SIGTERM, or each job once.
+
+    With run_once, every job runs once in registry order and the call
+    returns. Otherwise the call blocks, and it must then run in the main
+    thread because only that thread receives signals. Raises
+    DatabaseUnavailable when PostgreSQL cannot be reached at start.
+    """
+    engine = make_engine(database_url)
+    try:
+        check_connection(engine)
+        inbox = erp_inbox_folder(settings)
+        if run_once:
+            run_jobs_once(engine, settings)
+        else:
+            logger.info("inbox for ERP files: %s", inbox)
+            _run_until_stopped(engine, settings)
+    finally:
+        engine.dispose()
+
+
+def run_jobs_once(engine: Engine, settings: Settings) -> None:
+    """Run every registered job once, in registry order."""
+    for job in JOBS:
+        run_job(engine, job.name, _bind_settings(job, settings))
+
+
+def _bind_settings(job: WorkerJob, settings: Settings):
+    def function(engine: Engine, job_run_id: int):
+        return job.function(engine, job_run_id, settings)
+
+    return function
+
+
+def _scheduled_run(job: WorkerJob, engine: Engine, settings: Settings) -> Callable[[], None]:
+    function = _bind_settings(job, settings)
+
+    def run() -> None:
+        run_job(engine, job.name, function)
+
+    return run
+
+
+def build_scheduler(engine: Engine, settings: Settings) -> BackgroundScheduler:
+    """Create a scheduler with every registered job, each due at once and then at its interval."""
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, len(JOBS)))},
+        job_defaults=JOB_DEFAULTS,
+        timezone=timezone.utc,
+    )
+    for job in JOBS:
+        scheduler.add_job(
+            _scheduled_run(job, engine, settings),
+            trigger=IntervalTrigger(seconds=job.interval_seconds(settings)),
+            id=job.name,
+            name=job.name,
+            next_run_time=datetime.now(timezone.utc),
+        )
+    return scheduler
+
+
+class _StopRequest:
+    """A signal handler that only records the signal, which the main loop polls.
+
+    The handler takes no lock and does no logging, because it can interrupt
+    the main thread while that thread holds one.
+    """
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def __call__(self, signum, _frame) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+
+def _run_until_stopped(engine: Engine, settings: Settings) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("run_worker must run in the main thread to receive SIGINT and SIGTERM; use run_once=True elsewhere")
+
+    stop = _StopRequest()
+    previous_handlers = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    scheduler = build_scheduler(engine, settings)
+    pid = os.getpid()
+    try:
+        scheduler.start()
+        schedule = ", ".join(f"{job.name} every {job.interval_seconds(settings)} s" for job in JOBS)
+        logger.info("worker started on %s, pid %d: %s", socket.gethostname(), pid, schedule)
+        while stop.signal_name is None:
+            time.sleep(STOP_POLL_SECONDS)
+        logger.info(
+            "worker pid %d received %s; waiting for running jobs to finish (a second signal stops it at once)",
+            pid, stop.signal_name,
+        )
+    finally:
+        for number, handler in previous_handlers.items():
+            signal.signal(number, handler)
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+    logger.info("worker stopped, pid %d", pid)
