@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, text, update
@@ -63,6 +64,19 @@ class _Rejection:
     position: str
     record: dict
     reason: str
+
+
+@dataclass
+class SourceRecord:
+    """One record read from a source, as raw text keyed by canonical column name.
+
+    A reader that already knows the record is bad (a value its mapping cannot
+    convert, say) sets reason, and the loader quarantines the record with it.
+    """
+
+    position: str
+    values: dict
+    reason: str | None = None
 
 
 def _strip(value) -> str:
@@ -154,18 +168,20 @@ def _create_stage(connection: Connection, entity: Entity, columns: list[str]) ->
         f"create temp table {STAGE} on commit drop as "
         f"select {', '.join(columns)} from {entity.table} with no data"
     )
-    connection.exec_driver_sql(f"alter table {STAGE} add column line_no bigint not null")
+    connection.exec_driver_sql(
+        f"alter table {STAGE} add column seq bigint not null, add column position text not null"
+    )
 
 
 def _supersede_duplicates(connection: Connection) -> int:
     """Keep the last record of each source key in the staging table; return how many were dropped."""
     dropped = connection.exec_driver_sql(
         f"delete from {STAGE} earlier using {STAGE} later "
-        "where earlier.source_key = later.source_key and earlier.line_no < later.line_no "
-        "returning earlier.source_key, earlier.line_no"
+        "where earlier.source_key = later.source_key and earlier.seq < later.seq "
+        "returning earlier.source_key, earlier.position"
     ).fetchall()
     if dropped:
-        sample = ", ".join(f"{key} (line {line})" for key, line in dropped[:5])
+        sample = ", ".join(f"{key} ({position})" for key, position in dropped[:5])
         logger.warning("%d duplicate source keys superseded by a later line: %s", len(dropped), sample)
     return len(dropped)
 
@@ -178,12 +194,12 @@ def _reject_natural_key_conflicts(connection: Connection, entity: Entity, source
     rows = connection.exec_driver_sql(
         f"delete from {STAGE} s using {entity.table} t where {match} "
         "and (t.source, t.source_key) is distinct from (s.source, s.source_key) "
-        "returning s.line_no, row_to_json(s.*) as record, t.source, t.source_key"
+        "returning s.position, row_to_json(s.*) as record, t.source, t.source_key"
     ).fetchall()
     key_names = ", ".join(entity.natural_key)
     return [
         _Rejection(
-            position=f"line {row.line_no}",
+            position=row.position,
             record=row.record,
             reason=(
                 f"{key_names} already belongs to record {row.source_key!r} of source {row.source!r}; "
@@ -233,41 +249,28 @@ def _write_quarantine(connection, rejections, sync_run_id, source, entity_name, 
     )
 
 
-def _open_csv(path: Path):
-    handle = path.open("r", encoding="utf-8-sig", newline="")
-    return handle, csv.DictReader(handle)
-
-
-def _check_header(entity: Entity, header: list[str] | None, path: Path) -> None:
-    if not header:
-        raise FileRejected(f"{path.name} is empty; export it again with a header row and its records")
-    present = {name.strip() for name in header}
+def _check_columns(entity: Entity, columns: list[str] | None, file_name: str) -> None:
+    if not columns:
+        raise FileRejected(f"{file_name} is empty; export it again with a header row and its records")
+    present = {name.strip() for name in columns}
     missing = [name for name in entity.required_columns if name not in present]
     if missing:
         raise FileRejected(
-            f"{path.name} has no column {', '.join(missing)}; add it to the header "
+            f"{file_name} has no column {', '.join(missing)}; add it to the header "
             f"(expected columns: {', '.join(c.name for c in entity.columns)})"
         )
 
 
-def _stage_file(connection: Connection, entity: Entity, path: Path, columns: list[str], lookups: Lookups, zone, run_start, source, result: SyncResult):
-    """Read, validate and COPY the file into staging; return the rejected records."""
-    rejections: list[_Rejection] = []
-    driver = connection.connection.driver_connection
-    handle, reader = _open_csv(path)
-    with handle, driver.cursor() as cursor:
+def read_canonical_csv(path: Path, entity: Entity) -> Iterator[SourceRecord]:
+    """Yield the records of a canonical CSV file; raise FileRejected for a file that cannot be read."""
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
         try:
-            _check_header(entity, reader.fieldnames, path)
+            _check_columns(entity, reader.fieldnames, path.name)
             reader.fieldnames = [name.strip() for name in reader.fieldnames]
-            with cursor.copy(f"copy {STAGE} ({', '.join(columns)}, line_no) from stdin") as copy:
-                for row in reader:
-                    result.read += 1
-                    line_no = reader.line_num
-                    record, reasons = _record_from_row(entity, row, lookups, zone, run_start, source)
-                    if record is None:
-                        rejections.append(_Rejection(f"line {line_no}", dict(row), "; ".join(reasons)))
-                        continue
-                    copy.write_row([_copy_value(record[c]) for c in columns] + [line_no])
+            for row in reader:
+                row.pop(None, None)
+                yield SourceRecord(f"line {reader.line_num}", row)
         except UnicodeDecodeError as error:
             raise FileRejected(
                 f"{path.name} is not UTF-8 (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
@@ -275,14 +278,32 @@ def _stage_file(connection: Connection, entity: Entity, path: Path, columns: lis
             ) from None
         except csv.Error as error:
             raise FileRejected(f"{path.name} is not a readable CSV file at line {reader.line_num}: {error}") from None
+
+
+def _stage_records(connection: Connection, entity: Entity, records: Iterable[SourceRecord], columns: list[str], lookups: Lookups, zone, run_start, source, result: SyncResult):
+    """Validate the records and COPY the valid ones into staging; return the rejected ones."""
+    rejections: list[_Rejection] = []
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor:
+        with cursor.copy(f"copy {STAGE} ({', '.join(columns)}, seq, position) from stdin") as copy:
+            for seq, source_record in enumerate(records):
+                result.read += 1
+                if source_record.reason:
+                    rejections.append(_Rejection(source_record.position, source_record.values, source_record.reason))
+                    continue
+                record, reasons = _record_from_row(entity, source_record.values, lookups, zone, run_start, source)
+                if record is None:
+                    rejections.append(_Rejection(source_record.position, source_record.values, "; ".join(reasons)))
+                    continue
+                copy.write_row([_copy_value(record[c]) for c in columns] + [seq, source_record.position])
     return rejections
 
 
-def _start_run(engine: Engine, source: str, entity: str, path: Path, checksum: str) -> int:
+def _start_run(engine: Engine, source: str, entity: str, file_name: str, checksum: str | None) -> int:
     with engine.begin() as connection:
         return connection.execute(
             insert(schema.sync_runs)
-            .values(source=source, entity=entity, file_name=path.name, checksum=checksum)
+            .values(source=source, entity=entity, file_name=file_name, checksum=checksum)
             .returning(schema.sync_runs.c.id)
         ).scalar_one()
 
@@ -294,6 +315,76 @@ def _fail_run(engine: Engine, sync_run_id: int, error: Exception) -> None:
             .where(schema.sync_runs.c.id == sync_run_id)
             .values(status="failed", finished_at=text("now()"), error=str(error))
         )
+
+
+def load_records(
+    engine: Engine,
+    entity: Entity,
+    records: Iterable[SourceRecord],
+    *,
+    source: str,
+    file_name: str,
+    checksum: str | None = None,
+    business_timezone: str = "UTC",
+) -> SyncResult:
+    """Load records of one entity from one source file as one sync run in one transaction.
+
+    A FileRejected raised while the records are read marks the run failed and
+    writes nothing; so does any other error, which is re-raised.
+    """
+    started = time.monotonic()
+    run_start = datetime.now(timezone.utc)
+    sync_run_id = _start_run(engine, source, entity.name, file_name, checksum)
+    result = SyncResult(sync_run_id, source, entity.name, file_name)
+    zone = ZoneInfo(business_timezone)
+    columns = _target_columns(entity)
+    logger.info("sync run %d: loading %s as %s from source %s", sync_run_id, file_name, entity.name, source)
+
+    try:
+        with engine.begin() as connection:
+            lookups = Lookups(connection)
+            lookups.preload(entity)
+            _create_stage(connection, entity, columns)
+            rejections = _stage_records(connection, entity, records, columns, lookups, zone, run_start, source, result)
+            result.duplicates = _supersede_duplicates(connection)
+            rejections += _reject_natural_key_conflicts(connection, entity, source)
+            result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id)
+            result.rejected = len(rejections)
+            result.unchanged = result.read - result.inserted - result.updated - result.rejected
+            result.reasons = Counter(_reason_kind(r.reason) for r in rejections)
+            _write_quarantine(connection, rejections, sync_run_id, source, entity.name, file_name)
+            _finish_run(connection, entity, result)
+    except Exception as error:
+        logger.error("sync run %d: %s failed: %s", sync_run_id, file_name, error)
+        _fail_run(engine, sync_run_id, error)
+        raise
+
+    result.seconds = time.monotonic() - started
+    logger.info(
+        "sync run %d: %s read %d, inserted %d, updated %d, unchanged %d, rejected %d in %.2f s",
+        sync_run_id, file_name, result.read, result.inserted, result.updated,
+        result.unchanged, result.rejected, result.seconds,
+    )
+    return result
+
+
+def _finish_run(connection: Connection, entity: Entity, result: SyncResult) -> None:
+    connection.execute(
+        update(schema.sync_runs)
+        .where(schema.sync_runs.c.id == result.sync_run_id)
+        .values(
+            status="succeeded",
+            finished_at=text("now()"),
+            read_count=result.read,
+            inserted_count=result.inserted,
+            updated_count=result.updated,
+            unchanged_count=result.unchanged,
+            rejected_count=result.rejected,
+            watermark=text(
+                f"(select max(source_updated_at) from {entity.table} where sync_run_id = {int(result.sync_run_id)})"
+            ),
+        )
+    )
 
 
 def load_canonical_file(
@@ -317,53 +408,15 @@ def load_canonical_file(
             f"{path.name} is not a canonical file name; name it after its entity, "
             f"one of: {', '.join(e.file_name for e in ENTITIES)}"
         )
-    started = time.monotonic()
-    run_start = datetime.now(timezone.utc)
-    sync_run_id = _start_run(engine, source, entity.name, path, file_checksum(path))
-    result = SyncResult(sync_run_id, source, entity.name, path.name)
-    zone = ZoneInfo(business_timezone)
-    columns = _target_columns(entity)
-    logger.info("sync run %d: loading %s as %s from source %s", sync_run_id, path.name, entity.name, source)
-
-    try:
-        with engine.begin() as connection:
-            lookups = Lookups(connection)
-            lookups.preload(entity)
-            _create_stage(connection, entity, columns)
-            rejections = _stage_file(connection, entity, path, columns, lookups, zone, run_start, source, result)
-            result.duplicates = _supersede_duplicates(connection)
-            rejections += _reject_natural_key_conflicts(connection, entity, source)
-            result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id)
-            result.rejected = len(rejections)
-            result.unchanged = result.read - result.inserted - result.updated - result.rejected
-            result.reasons = Counter(_reason_kind(r.reason) for r in rejections)
-            _write_quarantine(connection, rejections, sync_run_id, source, entity.name, path.name)
-            connection.execute(
-                update(schema.sync_runs)
-                .where(schema.sync_runs.c.id == sync_run_id)
-                .values(
-                    status="succeeded",
-                    finished_at=text("now()"),
-                    read_count=result.read,
-                    inserted_count=result.inserted,
-                    updated_count=result.updated,
-                    unchanged_count=result.unchanged,
-                    rejected_count=result.rejected,
-                    watermark=text(f"(select max(source_updated_at) from {entity.table} where sync_run_id = {sync_run_id})"),
-                )
-            )
-    except Exception as error:
-        logger.error("sync run %d: %s failed: %s", sync_run_id, path.name, error)
-        _fail_run(engine, sync_run_id, error)
-        raise
-
-    result.seconds = time.monotonic() - started
-    logger.info(
-        "sync run %d: %s read %d, inserted %d, updated %d, unchanged %d, rejected %d in %.2f s",
-        sync_run_id, path.name, result.read, result.inserted, result.updated,
-        result.unchanged, result.rejected, result.seconds,
+    return load_records(
+        engine,
+        entity,
+        read_canonical_csv(path, entity),
+        source=source,
+        file_name=path.name,
+        checksum=file_checksum(path),
+        business_timezone=business_timezone,
     )
-    return result
 
 
 def _reason_kind(reason: str) -> str:
@@ -387,7 +440,10 @@ def load_canonical_folder(engine: Engine, folder: Path, *, source: str = "erp", 
 __all__ = [
     "FileRejected",
     "LINEAGE_COLUMNS",
+    "SourceRecord",
     "SyncResult",
     "load_canonical_file",
     "load_canonical_folder",
+    "load_records",
+    "read_canonical_csv",
 ]
