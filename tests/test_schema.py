@@ -43,7 +43,7 @@ def _order_line(ids: dict, **overrides) -> dict:
 
 
 def test_migrations_reach_head(engine):
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 @pytest.mark.parametrize(

@@ -394,6 +394,8 @@ purchase_order_lines = Table(
     Column("promised_date", Date),
     Column("acknowledged_date", Date),
     Column("acknowledged_qty", QTY),
+    Column("acknowledged_at", TIMESTAMPTZ),
+    Column("ack_status", String(16)),
     Column("ordered_qty", QTY, nullable=False),
     Column("received_qty", QTY, nullable=False, server_default="0"),
     Column("cancelled_qty", QTY, nullable=False, server_default="0"),
@@ -411,6 +413,10 @@ purchase_order_lines = Table(
     ),
     CheckConstraint(
         "status in ('open', 'received', 'cancelled', 'closed')", name="status_known"
+    ),
+    CheckConstraint(
+        "ack_status is null or ack_status in ('accepted', 'changed', 'backordered', 'rejected')",
+        name="ack_status_known",
     ),
     Index(
         "ix_purchase_order_lines_open_item_warehouse",
@@ -564,6 +570,23 @@ eta_forecasts = Table(
     CheckConstraint("p10_date <= p50_date and p50_date <= p90_date", name="quantiles_in_order"),
     CheckConstraint("confidence in ('high', 'medium', 'low', 'low_data')", name="confidence_known"),
     *_not_negative("receipts_used"),
+)
+
+forecast_series = Table(
+    "forecast_series",
+    metadata,
+    Column("series_key", Text, primary_key=True),
+    Column("level", String(24), nullable=False),
+    Column("model", String(32), nullable=False),
+    Column("receipts_count", Integer, nullable=False),
+    Column("last_receipt_date", Date),
+    Column("fitted_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
+    Column("backtest_mae_days", Numeric(10, 3)),
+    Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint(
+        "level in ('supplier_mode', 'supplier_family', 'supplier', 'global')", name="level_known"
+    ),
+    *_not_negative("receipts_count"),
 )
 
 forecast_backtests = Table(
