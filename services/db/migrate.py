@@ -21,7 +21,7 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
-def upgrade_database(engine: Engine, revision: str = "head") -> None:
+def upgrade_database(engine: Engine, revision: str = "heads") -> None:
     """Apply migrations up to revision; a database at head is left as it is."""
     with engine.begin() as connection:
         # Two processes starting at once must not both run the migrations.
