@@ -93,7 +93,7 @@ def _wait_for_app(port: int, app: subprocess.Popen) -> None:
                     return
         except OSError:
             time.sleep(0.5)
-    raise LaunchError(f"the Streamlit app did not answer on port {port} within {APP_START_SECONDS} s")
+    raise LaunchError(f"the Streamlit app did not respond on port {port} within {APP_START_SECONDS} s")
 
 
 def _stop_child(name: str, process: subprocess.Popen) -> None:

@@ -72,7 +72,7 @@ def product_processes(launcher: subprocess.Popen, data_dir: Path) -> list[psutil
     return processes
 
 
-def test_up_serves_app_keeps_data_and_leaves_no_process(tmp_path):
+def test_up_restart_keeps_data_and_processes(tmp_path):
     data_dir = tmp_path / "data"
     port = free_port()
 
@@ -88,7 +88,7 @@ def test_up_serves_app_keeps_data_and_leaves_no_process(tmp_path):
     assert open_lines == 1000
     assert demo_runs > 0
     assert first_exit == 0
-    gone, alive = psutil.wait_procs(processes, timeout=10)
+    _, alive = psutil.wait_procs(processes, timeout=10)
     assert alive == []
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
 

@@ -70,8 +70,8 @@ class _Rejection:
 class SourceRecord:
     """One record read from a source, as raw text keyed by canonical column name.
 
-    A reader that already knows the record is bad (a value its mapping cannot
-    convert, say) sets reason, and the loader quarantines the record with it.
+    A reader that has already found the record bad, for example a value its
+    mapping cannot convert, sets reason, and the loader quarantines the record.
     """
 
     position: str
