@@ -193,3 +193,27 @@ def test_sync_run_records_balanced_counts(master, tmp_path):
     with master.connect() as connection:
         run = connection.execute(select(schema.sync_runs).where(schema.sync_runs.c.id == result.sync_run_id)).one()
     assert (run.status, run.read_count, run.inserted_count, run.updated_count, run.unchanged_count, run.rejected_count) == ("succeeded", 2, 1, 0, 0, 1)
+
+
+def test_row_lists_every_column_and_code_problem(master, tmp_path):
+    result = load_orders(master, tmp_path, "SO-1,1,C404,GLV-100,DAL,2026-03-01,2026-03-05,EA,-2,0.25\n")
+
+    assert result.rejected == 1
+    assert quarantine_reasons(master) == [
+        (
+            "line 2",
+            "ordered_qty: '-2' is negative; quantities and prices must be 0 or more; "
+            "customer_code: 'C404' is unknown; load it in customers.csv first or correct the code",
+        )
+    ]
+
+
+def test_ragged_row_takes_the_record_by_record_path(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,2,C1,GLV-100,DAL,2026-03-01\n"
+
+    result = load_orders(master, tmp_path, body)
+
+    assert (result.read, result.inserted, result.rejected) == (2, 1, 1)
+    assert quarantine_reasons(master) == [
+        ("line 3", "requested_date: a value is required; ordered_qty: a value is required; unit_price: a value is required")
+    ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 import re
 import time
@@ -20,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
-from zoneinfo import ZoneInfo
 
+import psycopg
+from psycopg import sql
 from sqlalchemy import Connection, Engine, insert, text, update
 
 from services.db import schema
 from services.sync.layout import ENTITIES, LINEAGE_COLUMNS, Entity, entity_for_file
-from services.sync.lookups import Lookups
-from services.sync.rules import check_record
-from services.sync.values import InvalidValue, parse_cell, parse_timestamp
+from services.sync.checks import CHECKED, RAW, build_check_statement
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +77,6 @@ class SourceRecord:
     reason: str | None = None
 
 
-def _strip(value) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def file_checksum(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -106,60 +100,15 @@ def _target_columns(entity: Entity) -> list[str]:
     return columns + ["source", "source_key", "source_updated_at"]
 
 
-def _record_from_row(entity: Entity, row: dict, lookups: Lookups, zone: ZoneInfo, run_start: datetime, source: str):
-    """Return (record, reasons) for one CSV row; record is None when the row is rejected."""
-    record: dict = {}
-    reasons: list[str] = []
-
-    for column in entity.columns:
-        raw = _strip(row.get(column.name))
-        if not raw:
-            if column.required:
-                reasons.append(f"{column.name}: a value is required")
-            value = column.default
-            record[column.name] = list(value) if isinstance(value, tuple) else value
-            if column.kind == "decimal" and value is not None:
-                record[column.name] = parse_cell(column.name, "decimal", str(value), zone)
-            continue
-        try:
-            value = parse_cell(column.name, column.kind, raw, zone)
-        except InvalidValue as error:
-            reasons.append(str(error))
-            continue
-        if column.non_negative and value < 0:
-            reasons.append(f"{column.name}: {raw!r} is negative; quantities and prices must be 0 or more")
-            continue
-        if column.choices and value not in column.choices:
-            reasons.append(f"{column.name}: {raw!r} is not one of {', '.join(column.choices)}")
-            continue
-        record[column.name] = value
-    if reasons:
-        return None, reasons
-
-    reasons += lookups.resolve(entity, record)
-    if reasons:
-        return None, reasons
-
-    if entity.has_unit:
-        reasons += lookups.convert_units(entity, record)
-    reasons += check_record(entity.name, record)
-    if reasons:
-        return None, reasons
-
-    key = _strip(row.get("source_key")) or "/".join(str(row.get(name, "")).strip() for name in entity.key)
-    updated_raw = _strip(row.get("source_updated_at"))
-    try:
-        updated_at = parse_timestamp("source_updated_at", updated_raw, zone) if updated_raw else run_start
-    except InvalidValue as error:
-        return None, [str(error)]
-    record.update(source=source, source_key=key, source_updated_at=updated_at)
-    return record, []
-
-
-def _copy_value(value):
+def _raw_text(value) -> str | None:
+    """Raw text of a reader's value: readers may hand over numbers or dates as well as strings."""
+    if value is None:
+        return None
     if isinstance(value, list):
-        return json.dumps(value)
-    return value
+        return "|".join(str(part) for part in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _create_stage(connection: Connection, entity: Entity, columns: list[str]) -> None:
@@ -272,31 +221,138 @@ def read_canonical_csv(path: Path, entity: Entity) -> Iterator[SourceRecord]:
                 row.pop(None, None)
                 yield SourceRecord(f"line {reader.line_num}", row)
         except UnicodeDecodeError as error:
-            raise FileRejected(
-                f"{path.name} is not UTF-8 (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
-                "save it as UTF-8, or load it through a mapping file that names its encoding"
-            ) from None
+            raise _not_utf8(path.name, f"0x{error.object[error.start]:02x}", f"at offset {error.start}") from None
         except csv.Error as error:
             raise FileRejected(f"{path.name} is not a readable CSV file at line {reader.line_num}: {error}") from None
 
 
-def _stage_records(connection: Connection, entity: Entity, records: Iterable[SourceRecord], columns: list[str], lookups: Lookups, zone, run_start, source, result: SyncResult):
-    """Validate the records and COPY the valid ones into staging; return the rejected ones."""
-    rejections: list[_Rejection] = []
+def _not_utf8(file_name: str, byte: str, where: str) -> FileRejected:
+    return FileRejected(
+        f"{file_name} is not UTF-8 (byte {byte} {where}); "
+        "save it as UTF-8, or load it through a mapping file that names its encoding"
+    )
+
+
+def _create_raw(connection: Connection, columns: list[str], *, numbered_by_server: bool) -> None:
+    """Create the raw table: every column text, plus the record's number, position and reader's reason."""
+    seq = "_seq bigint generated always as identity" if numbered_by_server else "_seq bigint not null"
+    columns_sql = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name)) for name in columns)
+    connection.exec_driver_sql(f"drop table if exists {RAW}")
+    statement = sql.SQL(
+        "create temp table {raw} ({seq}, _position text, _reader_reason text, {columns}) on commit drop"
+    ).format(raw=sql.Identifier(RAW), seq=sql.SQL(seq), columns=columns_sql)
+    connection.exec_driver_sql(statement.as_string(connection.connection.driver_connection))
+
+
+def _copy_records(connection: Connection, entity: Entity, records: Iterable[SourceRecord]) -> set[str]:
+    """Fill the raw table from a reader's records; return its column names."""
+    columns = [c.name for c in entity.columns] + list(LINEAGE_COLUMNS)
+    _create_raw(connection, columns, numbered_by_server=False)
     driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:
-        with cursor.copy(f"copy {STAGE} ({', '.join(columns)}, seq, position) from stdin") as copy:
-            for seq, source_record in enumerate(records):
-                result.read += 1
-                if source_record.reason:
-                    rejections.append(_Rejection(source_record.position, source_record.values, source_record.reason))
-                    continue
-                record, reasons = _record_from_row(entity, source_record.values, lookups, zone, run_start, source)
-                if record is None:
-                    rejections.append(_Rejection(source_record.position, source_record.values, "; ".join(reasons)))
-                    continue
-                copy.write_row([_copy_value(record[c]) for c in columns] + [seq, source_record.position])
-    return rejections
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in ["_seq", "_position", "_reader_reason", *columns])
+    statement = sql.SQL("copy {} ({}) from stdin").format(sql.Identifier(RAW), names)
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for seq, record in enumerate(records, start=1):
+            values = record.values
+            copy.write_row([seq, record.position, record.reason, *(_raw_text(values.get(c)) for c in columns)])
+    return set(columns)
+
+
+def _read_header(path: Path, entity: Entity) -> list[str]:
+    """Read the header of a canonical CSV file, whatever its line ends."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    first_line = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0] if head else b""
+    try:
+        text_line = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _not_utf8(path.name, f"0x{error.object[error.start]:02x}", "in the header") from None
+    header = next(csv.reader([text_line]), []) if text_line.strip() else []
+    header = [name.strip() for name in header]
+    _check_columns(entity, header, path.name)
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise FileRejected(f"{path.name} names the column {', '.join(duplicated)} twice; keep one of them")
+    return header
+
+
+def _copy_csv_file(connection: Connection, path: Path, header: list[str]) -> None:
+    """COPY a canonical CSV file straight into the raw table; the server numbers the records."""
+    _create_raw(connection, header, numbered_by_server=True)
+    driver = connection.connection.driver_connection
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(
+        sql.Identifier(RAW), sql.SQL(", ").join(sql.Identifier(name) for name in header)
+    )
+    with driver.cursor() as cursor, cursor.copy(statement) as copy, path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            copy.write(block)
+
+
+def _fill_from_csv(connection: Connection, entity: Entity, path: Path) -> set[str]:
+    """Fill the raw table from a CSV file: COPY when the file is regular, the csv module otherwise.
+
+    COPY rejects rows with a missing or an extra field; the csv module reads
+    them (a missing field is blank), so such a file takes the slower path.
+    """
+    header = _read_header(path, entity)
+    savepoint = connection.begin_nested()
+    try:
+        _copy_csv_file(connection, path, header)
+    except psycopg.errors.CharacterNotInRepertoire as error:
+        savepoint.rollback()
+        raise _copy_encoding_error(path.name, error) from None
+    except (psycopg.errors.BadCopyFileFormat, psycopg.DataError) as error:
+        savepoint.rollback()
+        logger.info("%s: COPY failed (%s); reading it record by record", path.name, str(error).splitlines()[0])
+        return _copy_records(connection, entity, read_canonical_csv(path, entity))
+    savepoint.commit()
+    return set(header)
+
+
+def _copy_encoding_error(file_name: str, error: Exception) -> FileRejected:
+    message = str(error)
+    found = re.search(r"0x[0-9a-f]{2}", message)
+    line = re.search(r"line (\d+)", getattr(error.diag, "context", "") or "")
+    where = f"on line {line.group(1)}" if line else "in the file"
+    return _not_utf8(file_name, found.group(0) if found else "unknown", where)
+
+
+def _check_and_stage(connection: Connection, entity: Entity, raw_columns: set[str], columns: list[str], source: str) -> int:
+    """Type and check the raw records, and stage the valid ones; return how many were read."""
+    driver = connection.connection.driver_connection
+    connection.exec_driver_sql(f"drop table if exists {CHECKED}")
+    # Run through the driver without parameters, so a % in a message is not read as a placeholder.
+    driver.execute(build_check_statement(entity, raw_columns))
+    selected = sql.SQL(", ").join(
+        sql.Literal(source) if name == "source" else sql.Identifier(name) for name in columns
+    )
+    driver.execute(
+        sql.SQL(
+            "insert into {stage} ({columns}, seq, position) "
+            "select {selected}, seq, position from {checked} where cardinality(reasons) = 0"
+        ).format(
+            stage=sql.Identifier(STAGE),
+            columns=sql.SQL(", ").join(sql.Identifier(name) for name in columns),
+            selected=selected,
+            checked=sql.Identifier(CHECKED),
+        )
+    )
+    return connection.exec_driver_sql(f"select count(*) from {RAW}").scalar_one()
+
+
+def _quarantine_checked(connection: Connection, sync_run_id: int, source: str, entity: Entity, file_name: str) -> list[str]:
+    """Move the records that failed a check into quarantine; return their reasons."""
+    rows = connection.execute(
+        text(
+            f"insert into quarantine (sync_run_id, source, entity, file_name, position, record, reason) "
+            f"select :run, :source, :entity, :file_name, c.position,"
+            f" to_jsonb(r) - '_seq' - '_position' - '_reader_reason', array_to_string(c.reasons, '; ') "
+            f"from {CHECKED} c join {RAW} r on r._seq = c.seq "
+            f"where cardinality(c.reasons) > 0 order by c.seq returning reason"
+        ),
+        {"run": sync_run_id, "source": source, "entity": entity.name, "file_name": file_name},
+    )
+    return [row.reason for row in rows]
 
 
 def _start_run(engine: Engine, source: str, entity: str, file_name: str, checksum: str | None) -> int:
@@ -332,27 +388,38 @@ def load_records(
     A FileRejected raised while the records are read marks the run failed and
     writes nothing; so does any other error, which is re-raised.
     """
+    return _load(
+        engine, entity, lambda connection: _copy_records(connection, entity, records),
+        source=source, file_name=file_name, checksum=checksum, business_timezone=business_timezone,
+    )
+
+
+def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, business_timezone) -> SyncResult:
     started = time.monotonic()
     run_start = datetime.now(timezone.utc)
     sync_run_id = _start_run(engine, source, entity.name, file_name, checksum)
     result = SyncResult(sync_run_id, source, entity.name, file_name)
-    zone = ZoneInfo(business_timezone)
     columns = _target_columns(entity)
     logger.info("sync run %d: loading %s as %s from source %s", sync_run_id, file_name, entity.name, source)
 
     try:
         with engine.begin() as connection:
-            lookups = Lookups(connection)
-            lookups.preload(entity)
+            connection.execute(
+                text("select set_config('ct.business_timezone', :zone, true), set_config('ct.run_start', :start, true)"),
+                {"zone": business_timezone, "start": run_start.isoformat()},
+            )
+            raw_columns = fill(connection)
             _create_stage(connection, entity, columns)
-            rejections = _stage_records(connection, entity, records, columns, lookups, zone, run_start, source, result)
+            result.read = _check_and_stage(connection, entity, raw_columns, columns, source)
+            reasons = _quarantine_checked(connection, sync_run_id, source, entity, file_name)
             result.duplicates = _supersede_duplicates(connection)
-            rejections += _reject_natural_key_conflicts(connection, entity, source)
+            conflicts = _reject_natural_key_conflicts(connection, entity, source)
+            _write_quarantine(connection, conflicts, sync_run_id, source, entity.name, file_name)
+            reasons += [conflict.reason for conflict in conflicts]
             result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id)
-            result.rejected = len(rejections)
+            result.rejected = len(reasons)
             result.unchanged = result.read - result.inserted - result.updated - result.rejected
-            result.reasons = Counter(_reason_kind(r.reason) for r in rejections)
-            _write_quarantine(connection, rejections, sync_run_id, source, entity.name, file_name)
+            result.reasons = Counter(_reason_kind(reason) for reason in reasons)
             _finish_run(connection, entity, result)
     except Exception as error:
         logger.error("sync run %d: %s failed: %s", sync_run_id, file_name, error)
@@ -408,13 +475,9 @@ def load_canonical_file(
             f"{path.name} is not a canonical file name; name it after its entity, "
             f"one of: {', '.join(e.file_name for e in ENTITIES)}"
         )
-    return load_records(
-        engine,
-        entity,
-        read_canonical_csv(path, entity),
-        source=source,
-        file_name=path.name,
-        checksum=file_checksum(path),
+    return _load(
+        engine, entity, lambda connection: _fill_from_csv(connection, entity, path),
+        source=source, file_name=path.name, checksum=file_checksum(path),
         business_timezone=business_timezone,
     )
 
