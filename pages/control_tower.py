@@ -119,11 +119,17 @@ def render_source_freshness(frame: pd.DataFrame, business_timezone: str) -> None
     columns["rows_read"] = st.column_config.NumberColumn(
         "Rows read", format="localized", help="Rows read by the last successful run."
     )
+    columns["rows_rejected"] = st.column_config.NumberColumn(
+        "Rows rejected",
+        format="localized",
+        help="Rows of the last successful run that went to quarantine with their reason.",
+    )
     st.dataframe(
         frame,
         column_config=columns,
         column_order=[
-            "source", "entity", "last_success_at", "age_hours", "rows_read", "last_status", "last_error",
+            "source", "entity", "last_success_at", "age_hours", "rows_read", "rows_rejected",
+            "last_status", "last_error",
         ],
         hide_index=True,
         width="stretch",

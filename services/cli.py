@@ -16,7 +16,7 @@ from services.settings import Settings, SettingsError, configure_logging, load_s
 logger = logging.getLogger("services.cli")
 
 app = typer.Typer(
-    help="Backorder control tower: exposure, supplier ETAs and governed recommendations for distributors.",
+    help="Backorder control tower for distributors: load ERP exports into PostgreSQL and watch the backlog.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -59,15 +59,25 @@ def _database(settings: Settings, *, own_embedded_server: bool = False) -> Itera
 
 @app.command()
 def up(
-    demo: bool = typer.Option(True, help="Load the demo distributor when the database has no order lines."),
+    demo: Optional[bool] = typer.Option(
+        None,
+        help="Load the demo distributor when the database has no order lines "
+        "(default: yes for the embedded database, no when DATABASE_URL is set).",
+    ),
     demo_lines: int = typer.Option(20_000, help="Open order lines of the demo distributor, from 1,000 to 1,000,000."),
 ) -> None:
     """Run the product: database, migrations, demo data, worker and app; Ctrl-C stops it all."""
-    from services.launcher import run_product
+    from services.launcher import LaunchError, check_port_free, run_product, single_instance
 
     settings = _settings()
-    with _database(settings, own_embedded_server=True) as url:
-        code = run_product(settings, url, load_demo_data=demo, demo_lines=demo_lines)
+    load_demo_data = settings.uses_embedded_database if demo is None else demo
+    try:
+        with single_instance(settings):
+            check_port_free(settings.app_address, settings.app_port)
+            with _database(settings, own_embedded_server=True) as url:
+                code = run_product(settings, url, load_demo_data=load_demo_data, demo_lines=demo_lines)
+    except LaunchError as error:
+        _fail(str(error))
     if settings.uses_embedded_database:
         typer.echo("The embedded PostgreSQL has stopped; its data stays in " + str(settings.data_dir / "postgres"))
     raise typer.Exit(code)
@@ -91,11 +101,17 @@ def load(
     """Load canonical CSV files now and print the counts of each sync run."""
     from services.db.engine import make_engine
     from services.db.migrate import upgrade_database
-    from services.sync.canonical import FileRejected, load_canonical_file, load_canonical_folder
+    from services.sync.canonical import FileRejected, canonical_files, load_canonical_file, load_canonical_folder
 
     settings = _settings()
     if not path.exists():
         _fail(f"{path} does not exist; name a canonical CSV file or a folder of them")
+    if path.is_dir():
+        loadable, skipped = canonical_files(path)
+        for skipped_path, reason in skipped:
+            typer.echo(f"skipped {skipped_path.name}: {reason}")
+        if not loadable:
+            _fail(f"{path} holds no canonical CSV file; see docs/data-formats.md for the file names")
     with _database(settings) as url:
         engine = make_engine(url)
         upgrade_database(engine)
@@ -121,6 +137,9 @@ def _print_results(results) -> None:
         )
         for reason, count in result.reasons.most_common(3):
             typer.echo(f"    {count} rejected: {reason}")
+            typer.echo(f"      first at {result.examples[reason]}")
+        if result.rejected:
+            typer.echo(f"    every rejected record is in the quarantine table under sync run {result.sync_run_id}")
 
 
 @db_app.command("upgrade")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
@@ -27,6 +31,57 @@ APP_START_SECONDS = 120
 
 class LaunchError(RuntimeError):
     """A part of the product did not start."""
+
+
+class AlreadyRunning(LaunchError):
+    """Another `control-tower up` already runs from the same data folder."""
+
+
+@contextmanager
+def single_instance(settings: Settings) -> Iterator[None]:
+    """Hold an exclusive lock on the data folder for as long as the product runs.
+
+    Raises AlreadyRunning when another process holds it, before anything is
+    started, so a second `up` cannot stop the first one's database.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = settings.data_dir / "control-tower.lock"
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise AlreadyRunning(
+                f"the product already runs from the data folder {settings.data_dir} (pid {holder}); "
+                "stop it first, or set CONTROL_TOWER_DATA_DIR to another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_port_free(address: str, port: int) -> None:
+    """Raise LaunchError when the app's address and port cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise LaunchError(f"the address {address!r} cannot be resolved ({error}); set CONTROL_TOWER_ADDRESS") from None
+    family, _, _, _, socket_address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(socket_address)
+        except OSError as error:
+            raise LaunchError(
+                f"port {port} on {address} is in use ({error.strerror}); "
+                "stop what uses it or set CONTROL_TOWER_PORT to a free port"
+            ) from None
 
 
 def _die_with_parent() -> None:
@@ -81,9 +136,9 @@ def _start_child(name: str, command: list[str], database_url: str) -> subprocess
     return process
 
 
-def _wait_for_app(port: int, app: subprocess.Popen) -> None:
+def _wait_for_app(address: str, port: int, app: subprocess.Popen) -> None:
     deadline = time.monotonic() + APP_START_SECONDS
-    url = f"http://127.0.0.1:{port}/_stcore/health"
+    url = f"http://{'127.0.0.1' if address in ('0.0.0.0', '::') else address}:{port}/_stcore/health"
     while time.monotonic() < deadline:
         if app.poll() is not None:
             raise LaunchError(f"the Streamlit app exited with code {app.returncode} before it served a page")
@@ -128,22 +183,24 @@ def run_product(settings: Settings, database_url: str, *, load_demo_data: bool =
     engine.dispose()
 
     stop = _StopRequested()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signal_number, stop)
 
     python = sys.executable
     worker = _start_child("worker", [python, "-m", "services.cli", "worker"], database_url)
     app = _start_child(
         "app",
         [python, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
-         "--server.port", str(settings.app_port), "--server.headless", "true"],
+         "--server.address", settings.app_address, "--server.port", str(settings.app_port),
+         "--server.headless", "true"],
         database_url,
     )
     children = {"app": app, "worker": worker}
     exit_code = 0
     try:
-        _wait_for_app(settings.app_port, app)
-        print(f"Backorder control tower is running at http://localhost:{settings.app_port} (Ctrl-C stops it)", flush=True)
+        _wait_for_app(settings.app_address, settings.app_port, app)
+        shown = "localhost" if settings.app_address in ("127.0.0.1", "0.0.0.0", "::") else settings.app_address
+        print(f"Backorder control tower is running at http://{shown}:{settings.app_port} (Ctrl-C stops it)", flush=True)
         while stop.signal_name is None:
             ended = [name for name, process in children.items() if process.poll() is not None]
             if ended:

@@ -30,6 +30,7 @@ class Settings:
     business_timezone: str
     log_level: str
     data_dir: Path
+    app_address: str
     app_port: int
     worker_poll_seconds: int
 
@@ -109,6 +110,17 @@ def _read_positive_int(env: dict[str, str], name: str, default: int, maximum: in
     return value
 
 
+def _read_address(env: dict[str, str]) -> str:
+    value = env.get("CONTROL_TOWER_ADDRESS", "127.0.0.1").strip()
+    if not value or any(character.isspace() or character in "/:@" for character in value.strip("[]")):
+        raise SettingsError(
+            "CONTROL_TOWER_ADDRESS",
+            value,
+            "use an IP address or host name to listen on, such as 127.0.0.1 or 0.0.0.0 for every interface",
+        )
+    return value
+
+
 def _read_data_dir(env: dict[str, str]) -> Path:
     raw = env.get("CONTROL_TOWER_DATA_DIR", str(PROJECT_ROOT / ".data"))
     path = Path(raw).expanduser()
@@ -131,6 +143,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         business_timezone=_read_timezone(env),
         log_level=_read_log_level(env),
         data_dir=_read_data_dir(env),
+        app_address=_read_address(env),
         app_port=_read_positive_int(env, "CONTROL_TOWER_PORT", 8501, 65535),
         worker_poll_seconds=_read_positive_int(
             env, "CONTROL_TOWER_INBOX_POLL_SECONDS", 30, 86400

@@ -96,6 +96,7 @@ def load_control_tower_data(engine) -> None:
         make_sync_run(
             connection, source="erp", entity="sales_order_lines",
             started_at=NOW - timedelta(hours=3), finished_at=NOW - timedelta(hours=2), read_count=7,
+            rejected_count=2,
         )
         make_sync_run(
             connection, source="supplier_edi", entity="purchase_order_lines",
@@ -195,6 +196,7 @@ def test_freshness_table_lists_sources(engine, database_url, monkeypatch):
     assert sources.loc["supplier_edi", "last_status"] == "failed"
     assert sources.loc["supplier_edi", "last_error"] == "missing column promised_date in row 1"
     assert sources.loc["supplier_edi", "rows_read"] == 3
+    assert sources.loc["erp", "rows_rejected"] == 2
 
 
 def test_jobs_table_lists_jobs(engine, database_url, monkeypatch):
@@ -414,6 +416,7 @@ def test_source_freshness_ages_and_statuses(engine):
 
     assert list(sources.columns) == [
         "entity", "last_success_at", "age_hours", "last_status", "last_error", "rows_read",
+        "rows_rejected",
     ]
     assert sources.loc["erp", "last_success_at"] == pd.Timestamp(NOW - timedelta(hours=2))
     assert sources.loc["erp", "age_hours"] == 2.0

@@ -16,7 +16,8 @@ from services.db import schema
 from services.settings import Settings, load_settings
 from services.sync.canonical import FileRejected, load_canonical_file
 from services.worker import inbox as inbox_module
-from services.worker.inbox import FileOutcome, entity_for_inbox_file, ingest_inbox, run_inbox_job
+from services.sync.canonical import entity_for_file_name
+from services.worker.inbox import FileOutcome, ingest_inbox, run_inbox_job
 from services.worker.job_runs import JobStatus, run_job
 
 WAREHOUSES = "warehouse_code,name,time_zone\nDAL,Dallas DC,America/Chicago\nATL,Atlanta DC,America/New_York\n"
@@ -279,7 +280,7 @@ def test_rejected_rows_are_counted_in_the_report(engine, settings):
     ],
 )
 def test_file_name_maps_to_the_entity_it_contains(file_name, entity):
-    assert entity_for_inbox_file(file_name).name == entity
+    assert entity_for_file_name(file_name).name == entity
 
 
 @pytest.mark.parametrize(
@@ -293,7 +294,7 @@ def test_file_name_maps_to_the_entity_it_contains(file_name, entity):
 )
 def test_unrecognized_file_name_is_rejected(file_name, message):
     with pytest.raises(FileRejected, match=message):
-        entity_for_inbox_file(file_name)
+        entity_for_file_name(file_name)
 
 
 def test_unknown_file_name_lands_in_failed(engine, settings):

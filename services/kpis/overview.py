@@ -67,7 +67,7 @@ HAS_LOADED_DATA = text(
 )
 
 # The latest run per (source, entity) gives the status and error, and the
-# latest successful run gives the finish time and the rows read.
+# latest successful run gives the finish time and the rows read and rejected.
 SOURCE_FRESHNESS = text(
     """
     with latest as (
@@ -76,7 +76,7 @@ SOURCE_FRESHNESS = text(
         order by source, entity, started_at desc, id desc
     ),
     last_success as (
-        select distinct on (source, entity) source, entity, finished_at, read_count
+        select distinct on (source, entity) source, entity, finished_at, read_count, rejected_count
         from sync_runs
         where status = 'succeeded'
         order by source, entity, finished_at desc nulls last, id desc
@@ -88,7 +88,8 @@ SOURCE_FRESHNESS = text(
                as age_hours,
            latest.status as last_status,
            case when latest.status = 'failed' then latest.error end as last_error,
-           last_success.read_count as rows_read
+           last_success.read_count as rows_read,
+           last_success.rejected_count as rows_rejected
     from latest
     left join last_success using (source, entity)
     order by latest.source, latest.entity
@@ -122,6 +123,7 @@ JOB_FRESHNESS = text(
 
 SOURCE_FRESHNESS_COLUMNS = [
     "source", "entity", "last_success_at", "age_hours", "last_status", "last_error", "rows_read",
+    "rows_rejected",
 ]
 JOB_FRESHNESS_COLUMNS = ["job_name", "last_success_at", "age_hours", "last_status", "last_error"]
 
@@ -194,6 +196,7 @@ def get_source_freshness(engine: Engine, now: datetime) -> pd.DataFrame:
     frame["last_success_at"] = pd.to_datetime(frame["last_success_at"], utc=True)
     frame["age_hours"] = frame["age_hours"].astype("float64")
     frame["rows_read"] = frame["rows_read"].astype("Int64")
+    frame["rows_rejected"] = frame["rows_rejected"].astype("Int64")
     return frame
 
 

@@ -25,7 +25,7 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, insert, text, update
 
 from services.db import schema
-from services.sync.layout import ENTITIES, LINEAGE_COLUMNS, Entity, entity_for_file
+from services.sync.layout import ENTITIES, LINEAGE_COLUMNS, Entity
 from services.sync.checks import CHECKED, RAW, build_check_statement
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class SyncResult:
     rejected: int = 0
     duplicates: int = 0
     reasons: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -340,19 +341,19 @@ def _check_and_stage(connection: Connection, entity: Entity, raw_columns: set[st
     return connection.exec_driver_sql(f"select count(*) from {RAW}").scalar_one()
 
 
-def _quarantine_checked(connection: Connection, sync_run_id: int, source: str, entity: Entity, file_name: str) -> list[str]:
-    """Move the records that failed a check into quarantine; return their reasons."""
+def _quarantine_checked(connection: Connection, sync_run_id: int, source: str, entity: Entity, file_name: str) -> list[tuple[str, str]]:
+    """Move the records that failed a check into quarantine; return their positions and reasons."""
     rows = connection.execute(
         text(
             f"insert into quarantine (sync_run_id, source, entity, file_name, position, record, reason) "
             f"select :run, :source, :entity, :file_name, c.position,"
             f" to_jsonb(r) - '_seq' - '_position' - '_reader_reason', array_to_string(c.reasons, '; ') "
             f"from {CHECKED} c join {RAW} r on r._seq = c.seq "
-            f"where cardinality(c.reasons) > 0 order by c.seq returning reason"
+            f"where cardinality(c.reasons) > 0 order by c.seq returning position, reason"
         ),
         {"run": sync_run_id, "source": source, "entity": entity.name, "file_name": file_name},
     )
-    return [row.reason for row in rows]
+    return [(row.position, row.reason) for row in rows]
 
 
 def _start_run(engine: Engine, source: str, entity: str, file_name: str, checksum: str | None) -> int:
@@ -415,11 +416,13 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
             result.duplicates = _supersede_duplicates(connection)
             conflicts = _reject_natural_key_conflicts(connection, entity, source)
             _write_quarantine(connection, conflicts, sync_run_id, source, entity.name, file_name)
-            reasons += [conflict.reason for conflict in conflicts]
+            reasons += [(conflict.position, conflict.reason) for conflict in conflicts]
             result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id)
             result.rejected = len(reasons)
             result.unchanged = result.read - result.inserted - result.updated - result.rejected
-            result.reasons = Counter(_reason_kind(reason) for reason in reasons)
+            result.reasons = Counter(_reason_kind(reason) for _, reason in reasons)
+            for position, reason in reasons:
+                result.examples.setdefault(_reason_kind(reason), f"{position}: {reason}")
             _finish_run(connection, entity, result)
     except Exception as error:
         logger.error("sync run %d: %s failed: %s", sync_run_id, file_name, error)
@@ -454,6 +457,49 @@ def _finish_run(connection: Connection, entity: Entity, result: SyncResult) -> N
     )
 
 
+def entity_for_file_name(file_name: str) -> Entity:
+    """Return the entity a canonical file name names, or raise FileRejected.
+
+    The name must end in .csv and contain exactly one entity name, bounded by
+    the start or end of the name or by a character other than a letter or
+    digit: 2026-03-02_sales_order_lines.csv and sales_order_lines-part2.csv
+    are both sales_order_lines. An entity name found only inside a longer
+    one does not count, so supplier_items.csv is supplier_items, not items.
+    """
+    if not file_name.lower().endswith(".csv"):
+        raise FileRejected(f"{file_name} is not a .csv file; export the entity as a UTF-8 CSV file")
+    outermost = _entities_named_in(file_name[: -len(".csv")].lower())
+
+    if len(outermost) == 1:
+        return next(iter(outermost.values()))
+    if not outermost:
+        raise FileRejected(
+            f"{file_name} names no canonical entity; put one entity name in the file name, "
+            f"such as 2026-03-02_sales_order_lines.csv (entities: {', '.join(e.name for e in ENTITIES)})"
+        )
+    raise FileRejected(
+        f"{file_name} names more than one entity ({', '.join(sorted(outermost))}); "
+        "put each entity in its own file, named after it"
+    )
+
+
+def _entities_named_in(stem: str) -> dict[str, Entity]:
+    """Entities whose name the stem contains as a whole word and not only inside a longer entity name."""
+    matches = [
+        (match.start(), match.end(), entity)
+        for entity in ENTITIES
+        for match in re.finditer(rf"(?<![a-z0-9]){re.escape(entity.name)}(?![a-z0-9])", stem)
+    ]
+
+    def inside_longer_match(start: int, end: int) -> bool:
+        return any(
+            other_start <= start and end <= other_end and other_end - other_start > end - start
+            for other_start, other_end, _ in matches
+        )
+
+    return {entity.name: entity for start, end, entity in matches if not inside_longer_match(start, end)}
+
+
 def load_canonical_file(
     engine: Engine,
     path: Path,
@@ -469,12 +515,7 @@ def load_canonical_file(
     and nothing from the file is written.
     """
     path = Path(path)
-    entity = entity or entity_for_file(path.name)
-    if entity is None:
-        raise FileRejected(
-            f"{path.name} is not a canonical file name; name it after its entity, "
-            f"one of: {', '.join(e.file_name for e in ENTITIES)}"
-        )
+    entity = entity or entity_for_file_name(path.name)
     return _load(
         engine, entity, lambda connection: _fill_from_csv(connection, entity, path),
         source=source, file_name=path.name, checksum=file_checksum(path),
@@ -487,17 +528,33 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"'[^']*'", "...", reason.split(";")[0])
 
 
+def canonical_files(folder: Path) -> tuple[list[tuple[Entity, Path]], list[tuple[Path, str]]]:
+    """Sort the CSV files of a folder into loadable ones, masters first, and skipped ones with the reason."""
+    loadable, skipped = [], []
+    for path in sorted(Path(folder).iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            loadable.append((entity_for_file_name(path.name), path))
+        except FileRejected as error:
+            skipped.append((path, str(error)))
+    order = {entity.name: index for index, entity in enumerate(ENTITIES)}
+    loadable.sort(key=lambda pair: (order[pair[0].name], pair[1].name))
+    return loadable, skipped
+
+
 def load_canonical_folder(engine: Engine, folder: Path, *, source: str = "erp", business_timezone: str = "UTC") -> list[SyncResult]:
-    """Load every canonical file present in the folder, masters before the records that reference them."""
-    folder = Path(folder)
-    results = []
-    for entity in ENTITIES:
-        path = folder / entity.file_name
-        if path.exists():
-            results.append(
-                load_canonical_file(engine, path, source=source, entity=entity, business_timezone=business_timezone)
-            )
-    return results
+    """Load every canonical file of the folder, masters before the records that reference them.
+
+    Files whose name names no entity are skipped with a warning.
+    """
+    loadable, skipped = canonical_files(folder)
+    for path, reason in skipped:
+        logger.warning("skipped %s: %s", path, reason)
+    return [
+        load_canonical_file(engine, path, source=source, entity=entity, business_timezone=business_timezone)
+        for entity, path in loadable
+    ]
 
 
 __all__ = [
@@ -507,6 +564,8 @@ __all__ = [
     "SyncResult",
     "load_canonical_file",
     "load_canonical_folder",
+    "canonical_files",
+    "entity_for_file_name",
     "load_records",
     "read_canonical_csv",
 ]

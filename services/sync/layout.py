@@ -380,9 +380,3 @@ ENTITIES_BY_NAME = {entity.name: entity for entity in ENTITIES}
 # the source last changed it. Without them the key is built from the entity's
 # key columns and the timestamp is the start of the sync run.
 LINEAGE_COLUMNS = ("source_key", "source_updated_at")
-
-
-def entity_for_file(file_name: str) -> Entity | None:
-    """Return the entity a canonical file name stands for, such as items.csv, or None."""
-    stem = file_name.rsplit("/", 1)[-1].split(".", 1)[0].lower()
-    return ENTITIES_BY_NAME.get(stem)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,8 +21,8 @@ from sqlalchemy.exc import OperationalError
 
 from services.db import schema
 from services.settings import Settings
-from services.sync.canonical import FileRejected, SyncResult, file_checksum, load_canonical_file
-from services.sync.layout import ENTITIES, Entity
+from services.sync.canonical import FileRejected, SyncResult, entity_for_file_name, file_checksum, load_canonical_file
+from services.sync.layout import ENTITIES
 from services.worker.job_runs import JobOutcome
 from services.worker.locks import lock_for_transaction
 
@@ -100,49 +99,6 @@ def erp_inbox_folder(settings: Settings) -> Path:
     return folder
 
 
-def entity_for_inbox_file(file_name: str) -> Entity:
-    """Return the entity named in an inbox file name, or raise FileRejected.
-
-    The name must end in .csv and contain exactly one entity name, bounded by
-    the start or end of the name or by a character other than a letter or
-    digit: 2026-03-02_sales_order_lines.csv and sales_order_lines-part2.csv
-    are both sales_order_lines. An entity name found only inside a longer
-    one does not count, so supplier_items.csv is supplier_items, not items.
-    """
-    if not file_name.lower().endswith(".csv"):
-        raise FileRejected(f"{file_name} is not a .csv file; export the entity as a UTF-8 CSV file")
-    outermost = _entities_named_in(file_name[: -len(".csv")].lower())
-
-    if len(outermost) == 1:
-        return next(iter(outermost.values()))
-    if not outermost:
-        raise FileRejected(
-            f"{file_name} names no canonical entity; put one entity name in the file name, "
-            f"such as 2026-03-02_sales_order_lines.csv (entities: {', '.join(e.name for e in ENTITIES)})"
-        )
-    raise FileRejected(
-        f"{file_name} names more than one entity ({', '.join(sorted(outermost))}); "
-        "put each entity in its own file, named after it"
-    )
-
-
-def _entities_named_in(stem: str) -> dict[str, Entity]:
-    """Entities whose name the stem contains as a whole word and not only inside a longer entity name."""
-    matches = [
-        (match.start(), match.end(), entity)
-        for entity in ENTITIES
-        for match in re.finditer(rf"(?<![a-z0-9]){re.escape(entity.name)}(?![a-z0-9])", stem)
-    ]
-
-    def inside_longer_match(start: int, end: int) -> bool:
-        return any(
-            other_start <= start and end <= other_end and other_end - other_start > end - start
-            for other_start, other_end, _ in matches
-        )
-
-    return {entity.name: entity for start, end, entity in matches if not inside_longer_match(start, end)}
-
-
 def ingest_inbox(
     engine: Engine,
     settings: Settings,
@@ -193,7 +149,7 @@ def _is_in_progress_name(name: str) -> bool:
 def _load_order(path: Path) -> tuple[int, str]:
     """Sort key: the entity's index in the canonical layout, unknown names last, then the name."""
     try:
-        index = ENTITIES.index(entity_for_inbox_file(path.name))
+        index = ENTITIES.index(entity_for_file_name(path.name))
     except FileRejected:
         index = len(ENTITIES)
     return index, path.name
@@ -298,7 +254,7 @@ def _latest_sync_run_id(connection: Connection, checksum: str) -> int | None:
 def _load(connection: Connection, engine: Engine, settings: Settings, path: Path, checksum: str, size_bytes: int) -> InboxFile:
     """Load the file as one sync run, and return a FAILED InboxFile when the load is rejected or fails."""
     try:
-        entity = entity_for_inbox_file(path.name)
+        entity = entity_for_file_name(path.name)
     except FileRejected as error:
         return InboxFile(path.name, checksum, size_bytes, FileOutcome.FAILED, error=str(error))
 
