@@ -127,12 +127,50 @@ def load(
     _print_results(results)
 
 
+@app.command()
+def sync(
+    paths: list[Path] = typer.Argument(..., help="Files or folders to load: canonical CSV, mapped exports, frePPLe fixtures, supplier EDI."),
+    as_of: Optional[str] = typer.Option(None, help="Replay date for frePPLe fixtures, YYYY-MM-DD; default: the fixture's own current date."),
+) -> None:
+    """Load files through the connector each one needs and print the counts per file."""
+    from services.db.engine import make_engine
+    from services.db.migrate import upgrade_database
+    from services.sync.sources import sync_paths
+
+    settings = _settings()
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        _fail(f"{', '.join(missing)} does not exist; name files or folders to load")
+    replay = _parse_as_of(as_of, settings) if as_of else None
+    with _database(settings) as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        try:
+            synced = sync_paths(engine, paths, settings, as_of=replay)
+        finally:
+            engine.dispose()
+    failed = 0
+    for synced_file in synced:
+        if synced_file.kind == "skipped":
+            typer.echo(f"\n{synced_file.path}: skipped, {synced_file.error}")
+            continue
+        detail = f", {Path(synced_file.detail).name if synced_file.kind == 'export' else synced_file.detail}" if synced_file.detail else ""
+        typer.echo(f"\n{synced_file.path} ({synced_file.kind}{detail})")
+        if synced_file.error:
+            failed += 1
+            typer.echo(f"    rejected: {synced_file.error}")
+            continue
+        _print_results(synced_file.results)
+    if failed:
+        raise typer.Exit(1)
+
+
 def _print_results(results) -> None:
-    header = f"{'file':<28} {'read':>9} {'inserted':>9} {'updated':>9} {'unchanged':>9} {'rejected':>9}"
+    header = f"{'entity':<24} {'read':>9} {'inserted':>9} {'updated':>9} {'unchanged':>9} {'rejected':>9}"
     typer.echo(header)
     for result in results:
         typer.echo(
-            f"{result.file_name:<28} {result.read:>9} {result.inserted:>9} {result.updated:>9} "
+            f"{result.entity:<24} {result.read:>9} {result.inserted:>9} {result.updated:>9} "
             f"{result.unchanged:>9} {result.rejected:>9}"
         )
         for reason, count in result.reasons.most_common(3):
