@@ -136,7 +136,7 @@ def sync_file(engine: Engine, path: Path, settings: Settings, *, kind: str, deta
             synced.detail = f"replayed as of {replay.isoformat()}"
             synced.results = sync_frepple(engine, path, as_of=replay, business_timezone=zone)
         elif kind.startswith("edi"):
-            from services.sync.edi import sync_edi_file
+            from services.sync.edi.apply import sync_edi_file
 
             synced.results = sync_edi_file(engine, path, business_timezone=zone)
     except (FileRejected, ValueError) as error:
