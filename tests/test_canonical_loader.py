@@ -217,3 +217,14 @@ def test_ragged_row_takes_the_record_by_record_path(master, tmp_path):
     assert quarantine_reasons(master) == [
         ("line 3", "requested_date: a value is required; ordered_qty: a value is required; unit_price: a value is required")
     ]
+
+
+def test_update_keeps_columns_the_file_does_not_carry(master, tmp_path):
+    header = ORDER_HEADER + ",first_promised_date"
+    load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25,2026-03-06\n", header=header)
+
+    result = load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,12,0.25\n")
+
+    line = order_lines(master)[0]
+    assert (result.updated, line.ordered_qty) == (1, Decimal("12"))
+    assert line.first_promised_date.isoformat() == "2026-03-06"

@@ -160,12 +160,22 @@ def _reject_natural_key_conflicts(connection: Connection, entity: Entity, source
     ]
 
 
-def _upsert(connection: Connection, entity: Entity, columns: list[str], sync_run_id: int) -> tuple[int, int]:
-    """Merge the staging table into the entity's table; return (inserted, updated)."""
-    data_columns = [c for c in columns if c not in ("source", "source_key", "source_updated_at")]
+def _upsert(connection: Connection, entity: Entity, columns: list[str], sync_run_id: int, given: set[str] | None) -> tuple[int, int]:
+    """Merge the staging table into the entity's table; return (inserted, updated).
+
+    An existing row keeps the values of layout columns the source did not
+    give (given names the columns it did; None means all), so an ERP export
+    without acknowledgement columns leaves a supplier's acknowledgement alone.
+    """
+    layout_columns = {column.name for column in entity.columns}
+    data_columns = [
+        c for c in columns
+        if c not in ("source", "source_key", "source_updated_at")
+        and (given is None or c not in layout_columns or c in given)
+    ]
     target = entity.table
     assignments = ", ".join(f"{c} = excluded.{c}" for c in data_columns + ["source_updated_at"])
-    changed = " or ".join(f"{target}.{c} is distinct from excluded.{c}" for c in data_columns)
+    changed = " or ".join(f"{target}.{c} is distinct from excluded.{c}" for c in data_columns) or "false"
     counts = connection.exec_driver_sql(
         f"with merged as ("
         f" insert into {target} ({', '.join(columns)}, sync_run_id)"
@@ -383,19 +393,23 @@ def load_records(
     file_name: str,
     checksum: str | None = None,
     business_timezone: str = "UTC",
+    given_columns: Iterable[str] | None = None,
 ) -> SyncResult:
     """Load records of one entity from one source file as one sync run in one transaction.
 
+    given_columns names the layout columns the source provides; on update the
+    others keep their stored values. None treats every column as given.
     A FileRejected raised while the records are read marks the run failed and
     writes nothing; so does any other error, which is re-raised.
     """
     return _load(
         engine, entity, lambda connection: _copy_records(connection, entity, records),
         source=source, file_name=file_name, checksum=checksum, business_timezone=business_timezone,
+        given_columns=given_columns,
     )
 
 
-def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, business_timezone) -> SyncResult:
+def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, business_timezone, given_columns=None) -> SyncResult:
     started = time.monotonic()
     run_start = datetime.now(timezone.utc)
     sync_run_id = _start_run(engine, source, entity.name, file_name, checksum)
@@ -417,7 +431,10 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
             conflicts = _reject_natural_key_conflicts(connection, entity, source)
             _write_quarantine(connection, conflicts, sync_run_id, source, entity.name, file_name)
             reasons += [(conflict.position, conflict.reason) for conflict in conflicts]
-            result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id)
+            # The raw table has a column for each header name of a CSV file, and
+            # every layout column for a reader's records.
+            given = raw_columns if given_columns is None else set(given_columns)
+            result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id, given)
             result.rejected = len(reasons)
             result.unchanged = result.read - result.inserted - result.updated - result.rejected
             result.reasons = Counter(_reason_kind(reason) for _, reason in reasons)
