@@ -22,11 +22,12 @@ from typing import Iterable, Iterator
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Connection, Engine, insert, text, update
+from sqlalchemy import Connection, Engine, text
 
 from services.db import schema
 from services.sync.layout import ENTITIES, LINEAGE_COLUMNS, Entity
 from services.sync.checks import CHECKED, RAW, build_check_statement
+from services.sync.runs import fail_sync_run, finish_sync_run, start_sync_run, write_quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -189,26 +190,6 @@ def _upsert(connection: Connection, entity: Entity, columns: list[str], sync_run
     return counts[0], counts[1]
 
 
-def _write_quarantine(connection, rejections, sync_run_id, source, entity_name, file_name) -> None:
-    if not rejections:
-        return
-    connection.execute(
-        insert(schema.quarantine),
-        [
-            {
-                "sync_run_id": sync_run_id,
-                "source": source,
-                "entity": entity_name,
-                "file_name": file_name,
-                "position": rejection.position,
-                "record": rejection.record,
-                "reason": rejection.reason,
-            }
-            for rejection in rejections
-        ],
-    )
-
-
 def _check_columns(entity: Entity, columns: list[str] | None, file_name: str) -> None:
     if not columns:
         raise FileRejected(f"{file_name} is empty; export it again with a header row and its records")
@@ -366,24 +347,6 @@ def _quarantine_checked(connection: Connection, sync_run_id: int, source: str, e
     return [(row.position, row.reason) for row in rows]
 
 
-def _start_run(engine: Engine, source: str, entity: str, file_name: str, checksum: str | None) -> int:
-    with engine.begin() as connection:
-        return connection.execute(
-            insert(schema.sync_runs)
-            .values(source=source, entity=entity, file_name=file_name, checksum=checksum)
-            .returning(schema.sync_runs.c.id)
-        ).scalar_one()
-
-
-def _fail_run(engine: Engine, sync_run_id: int, error: Exception) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            update(schema.sync_runs)
-            .where(schema.sync_runs.c.id == sync_run_id)
-            .values(status="failed", finished_at=text("now()"), error=str(error))
-        )
-
-
 def load_records(
     engine: Engine,
     entity: Entity,
@@ -412,7 +375,7 @@ def load_records(
 def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, business_timezone, given_columns=None) -> SyncResult:
     started = time.monotonic()
     run_start = datetime.now(timezone.utc)
-    sync_run_id = _start_run(engine, source, entity.name, file_name, checksum)
+    sync_run_id = start_sync_run(engine, source, entity.name, file_name, checksum)
     result = SyncResult(sync_run_id, source, entity.name, file_name)
     columns = _target_columns(entity)
     logger.info("sync run %d: loading %s as %s from source %s", sync_run_id, file_name, entity.name, source)
@@ -429,7 +392,7 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
             reasons = _quarantine_checked(connection, sync_run_id, source, entity, file_name)
             result.duplicates = _supersede_duplicates(connection)
             conflicts = _reject_natural_key_conflicts(connection, entity, source)
-            _write_quarantine(connection, conflicts, sync_run_id, source, entity.name, file_name)
+            write_quarantine(connection, sync_run_id, source, entity.name, file_name, conflicts)
             reasons += [(conflict.position, conflict.reason) for conflict in conflicts]
             # The raw table has a column for each header name of a CSV file, and
             # every layout column for a reader's records.
@@ -440,10 +403,13 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
             result.reasons = Counter(_reason_kind(reason) for _, reason in reasons)
             for position, reason in reasons:
                 result.examples.setdefault(_reason_kind(reason), f"{position}: {reason}")
-            _finish_run(connection, entity, result)
+            watermark = text(
+                f"(select max(source_updated_at) from {entity.table} where sync_run_id = {int(sync_run_id)})"
+            )
+            finish_sync_run(connection, result, watermark)
     except Exception as error:
         logger.error("sync run %d: %s failed: %s", sync_run_id, file_name, error)
-        _fail_run(engine, sync_run_id, error)
+        fail_sync_run(engine, sync_run_id, error)
         raise
 
     result.seconds = time.monotonic() - started
@@ -453,25 +419,6 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
         result.unchanged, result.rejected, result.seconds,
     )
     return result
-
-
-def _finish_run(connection: Connection, entity: Entity, result: SyncResult) -> None:
-    connection.execute(
-        update(schema.sync_runs)
-        .where(schema.sync_runs.c.id == result.sync_run_id)
-        .values(
-            status="succeeded",
-            finished_at=text("now()"),
-            read_count=result.read,
-            inserted_count=result.inserted,
-            updated_count=result.updated,
-            unchanged_count=result.unchanged,
-            rejected_count=result.rejected,
-            watermark=text(
-                f"(select max(source_updated_at) from {entity.table} where sync_run_id = {int(result.sync_run_id)})"
-            ),
-        )
-    )
 
 
 def entity_for_file_name(file_name: str) -> Entity:

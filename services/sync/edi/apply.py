@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, bindparam, insert, text, update
+from sqlalchemy import Connection, Engine, bindparam, text, update
 
 from services.db import schema
 from services.sync.canonical import SourceRecord, SyncResult, file_checksum, load_records
+from services.sync.runs import fail_sync_run, finish_sync_run, start_sync_run, write_quarantine
 from services.sync.edi import (
     SOURCE,
     Acknowledgement,
@@ -495,22 +496,22 @@ _UPDATE_ACKNOWLEDGEMENT = (
 def _record_acknowledgements(batch: _Batch, plan: AckPlan) -> SyncResult:
     """Write the planned acknowledgements and the rejected lines as one sync run in one transaction."""
     started = time.monotonic()
-    run_id = _start_run(batch.engine, "purchase_order_lines", batch.file_name, batch.checksum)
+    run_id = start_sync_run(batch.engine, SOURCE, "purchase_order_lines", batch.file_name, batch.checksum)
     result = SyncResult(run_id, SOURCE, "purchase_order_lines", batch.file_name, read=plan.read)
     try:
         with batch.engine.begin() as connection:
             written = _write_acknowledgements(connection, plan.states.values(), run_id)
-            _write_quarantine(connection, run_id, "purchase_order_lines", batch.file_name, plan.rejected)
+            write_quarantine(connection, run_id, SOURCE, "purchase_order_lines", batch.file_name, plan.rejected)
             # A line whose row another load acknowledged later in the meantime is left as it is.
             skipped = sum(1 for state in plan.states.values() if state.id not in written)
             result.updated = plan.applied - skipped
             result.unchanged = plan.unchanged + skipped
             result.rejected = len(plan.rejected)
             watermark = max((s.acknowledged_at for s in plan.states.values() if s.id in written), default=None)
-            _finish_run(connection, result, watermark)
+            finish_sync_run(connection, result, watermark)
     except Exception as error:
         logger.error("sync run %d: acknowledgements of %s failed: %s", run_id, batch.file_name, error)
-        _fail_run(batch.engine, run_id, error)
+        fail_sync_run(batch.engine, run_id, error)
         raise
     result.seconds = time.monotonic() - started
     logger.info(
@@ -633,57 +634,8 @@ def _shipment_record(entry: _Shipped) -> SourceRecord:
 # --- Sync runs written here rather than by load_records --------------------------
 
 
-def _start_run(engine: Engine, entity: str, file_name: str, checksum: str) -> int:
-    with engine.begin() as connection:
-        return connection.execute(
-            insert(schema.sync_runs)
-            .values(source=SOURCE, entity=entity, file_name=file_name, checksum=checksum)
-            .returning(schema.sync_runs.c.id)
-        ).scalar_one()
-
-
-def _finish_run(connection: Connection, result: SyncResult, watermark: datetime | None) -> None:
-    connection.execute(
-        update(schema.sync_runs)
-        .where(schema.sync_runs.c.id == result.sync_run_id)
-        .values(
-            status="succeeded",
-            finished_at=text("now()"),
-            read_count=result.read,
-            inserted_count=result.inserted,
-            updated_count=result.updated,
-            unchanged_count=result.unchanged,
-            rejected_count=result.rejected,
-            watermark=watermark,
-        )
-    )
-
-
-def _fail_run(engine: Engine, run_id: int, error: Exception) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            update(schema.sync_runs)
-            .where(schema.sync_runs.c.id == run_id)
-            .values(status="failed", finished_at=text("now()"), error=str(error))
-        )
-
-
-def _write_quarantine(connection: Connection, run_id: int, entity: str, file_name: str, rejected: list[_Rejected]) -> None:
-    if rejected:
-        connection.execute(
-            insert(schema.quarantine),
-            [
-                {
-                    "sync_run_id": run_id, "source": SOURCE, "entity": entity, "file_name": file_name,
-                    "position": entry.position, "record": entry.record, "reason": entry.reason,
-                }
-                for entry in rejected
-            ],
-        )
-
-
 def _record_rejected_file(engine: Engine, file_name: str, checksum: str, error: EdiRejected) -> None:
     """Record a file that could not be read as a failed sync run, so the operations view shows it."""
-    run_id = _start_run(engine, REJECTED_FILE_ENTITY, file_name, checksum)
-    _fail_run(engine, run_id, error)
+    run_id = start_sync_run(engine, SOURCE, REJECTED_FILE_ENTITY, file_name, checksum)
+    fail_sync_run(engine, run_id, error)
     logger.error("sync run %d: %s rejected: %s", run_id, file_name, error)
