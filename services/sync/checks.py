@@ -218,6 +218,10 @@ def build_check_statement(entity: Entity, raw_columns: set[str]) -> sql.Composab
     caller sets for its transaction. The parsed and checked steps are
     materialized so that each cell is parsed once, not once per reference.
     """
+    # TODO: this statement and the upsert make a load 35 to 55 times slower than a
+    # raw COPY of the same file (docs/benchmarks.md); the target is 4 times. Next
+    # steps: pg_input_is_valid on PostgreSQL 16 and later instead of regular
+    # expressions, and one optimistic cast pass that falls back to this one.
     names = [c.name for c in entity.columns] + ["source_key", "source_updated_at"]
     trimmed = sql.SQL(", ").join(
         sql.SQL("nullif(btrim(r.{name}), '') as {name}").format(name=sql.Identifier(name))
