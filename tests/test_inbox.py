@@ -14,10 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from services.db import schema
 from services.settings import Settings, load_settings
-from services.sync.canonical import FileRejected, load_canonical_file
+from services.sync.canonical import FileRejected, entity_for_file_name, load_canonical_file
 from services.worker import inbox as inbox_module
-from services.sync.canonical import entity_for_file_name
-from services.worker.inbox import FileOutcome, ingest_inbox, run_inbox_job
+from services.worker.inbox import INBOX_JOB_NAME, FileOutcome, ingest_inbox, run_inbox_job
 from services.worker.job_runs import JobStatus, run_job
 
 WAREHOUSES = "warehouse_code,name,time_zone\nDAL,Dallas DC,America/Chicago\nATL,Atlanta DC,America/New_York\n"
@@ -57,16 +56,21 @@ def make_settings(database_url: str, data_dir: Path, poll_seconds: int = 30) -> 
     )
 
 
-def inbox_folder(settings: Settings) -> Path:
-    return settings.inbox_dir / "erp"
+def inbox_folder(settings: Settings, folder: str = "erp") -> Path:
+    return settings.inbox_dir / folder
 
 
-def drop_file(settings: Settings, name: str, content: str, age_seconds: float = 60) -> Path:
-    """Write a file into the ERP inbox, dated age_seconds ago so the job takes it as finished."""
-    folder = inbox_folder(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(content, encoding="utf-8")
+def drop_file(
+    settings: Settings, name: str, content: str | bytes, age_seconds: float = 60, folder: str = "erp"
+) -> Path:
+    """Write a file into an inbox folder, dated age_seconds ago so the job takes it as finished."""
+    directory = inbox_folder(settings, folder)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
     modified = time.time() - age_seconds
     os.utime(path, (modified, modified))
     return path
@@ -94,6 +98,19 @@ def folder_names(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.is_file())
 
 
+def run_counts(written: dict) -> list[tuple]:
+    """Each sync run of a report as (entity, status, read, inserted, updated, unchanged, rejected)."""
+    return [
+        (run["entity"], run["status"], *(run["counts"] or {}).values())
+        for run in written["sync_runs"]
+    ]
+
+
+def sync_run_ids(engine) -> list[int]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(schema.sync_runs.c.id).order_by(schema.sync_runs.c.id)).scalars())
+
+
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
     return make_settings(database_url, tmp_path / "data")
@@ -113,11 +130,15 @@ def test_dropped_file_loads_into_processed(engine, settings):
     assert moved.read_text(encoding="utf-8") == WAREHOUSES
     written = read_report(moved)
     assert written["checksum"] == sha256(WAREHOUSES)
-    assert written["entity"] == "warehouses"
+    assert (written["folder"], written["kind"], written["mapping"], written["as_of"]) == ("erp", "canonical", None, None)
     assert written["outcome"] == "loaded"
-    assert written["sync_run_id"] == loaded.sync_run_id
+    assert [run["sync_run_id"] for run in written["sync_runs"]] == sync_run_ids(engine)
+    assert [run["sync_run_id"] for run in written["sync_runs"]] == [run.sync_run_id for run in loaded.sync_runs]
+    assert run_counts(written) == [("warehouses", "succeeded", 2, 2, 0, 0, 0)]
+    assert written["sync_runs"][0]["source"] == "erp"
     assert written["counts"] == {"read": 2, "inserted": 2, "updated": 0, "unchanged": 0, "rejected": 0}
     assert written["top_reasons"] == []
+    assert written["earlier_sync_run_ids"] == []
     assert written["error"] is None
     [row] = inbox_file_rows(engine)
     assert (row.checksum, row.file_name, row.folder, row.size_bytes, row.status, row.error) == (
@@ -158,6 +179,8 @@ def test_same_content_renamed_is_not_reloaded(engine, settings):
     written = read_report(inbox_folder(settings) / "processed" / "2026-03-02_warehouses.csv")
     assert written["outcome"] == "already_loaded"
     assert written["counts"] is None
+    assert written["sync_runs"] == []
+    assert written["earlier_sync_run_ids"] == sync_run_ids(engine)
     assert written["note"].startswith("same content as warehouses.csv, received ")
     assert written["note"].endswith(" and processed; it was not loaded again")
 
@@ -188,7 +211,7 @@ def test_missing_column_file_lands_in_failed(engine, settings):
     bad = header + "\nSO-1,1,C1,GLV-100,2026-03-01,2026-03-05,5,0.25\n"
     drop_file(settings, "sales_order_lines.csv", bad)
 
-    finished = run_job(engine, "inbox", lambda engine, job_run_id: run_inbox_job(engine, job_run_id, settings))
+    finished = run_job(engine, INBOX_JOB_NAME, lambda engine, job_run_id: run_inbox_job(engine, job_run_id, settings))
 
     expected_error = (
         "sales_order_lines.csv has no column warehouse_code; add it to the header (expected columns: "
@@ -199,7 +222,6 @@ def test_missing_column_file_lands_in_failed(engine, settings):
     moved = inbox_folder(settings) / "failed" / "sales_order_lines.csv"
     written = read_report(moved)
     assert written["outcome"] == "failed"
-    assert written["entity"] == "sales_order_lines"
     assert written["error"] == expected_error
     assert written["counts"] is None
     with engine.connect() as connection:
@@ -207,11 +229,15 @@ def test_missing_column_file_lands_in_failed(engine, settings):
             select(schema.sync_runs).where(schema.sync_runs.c.entity == "sales_order_lines")
         ).one()
         job_run = connection.execute(select(schema.job_runs)).one()
-    assert written["sync_run_id"] == failed_run.id
+    assert [(run["sync_run_id"], run["entity"], run["status"], run["counts"], run["error"]) for run in written["sync_runs"]] == [
+        (failed_run.id, "sales_order_lines", "failed", None, expected_error)
+    ]
     assert failed_run.status == "failed"
     assert count_rows(engine, "sales_order_lines") == 0
     assert finished.status is JobStatus.PARTIAL
-    assert (job_run.id, job_run.status, job_run.error) == (finished.job_run_id, "partial", f"sales_order_lines.csv: {expected_error}")
+    assert (job_run.id, job_run.status, job_run.error) == (
+        finished.job_run_id, "partial", f"erp/sales_order_lines.csv: {expected_error}"
+    )
     assert job_run.counts == {**NO_FILES, "files_loaded": 4, "files_failed": 1, "rows_read": 5, "rows_inserted": 5}
     assert [(row.file_name, row.status, row.job_run_id) for row in inbox_file_rows(engine)][-1] == (
         "sales_order_lines.csv", "failed", job_run.id
@@ -245,8 +271,8 @@ def test_masters_load_before_order_lines(engine, settings):
         "warehouses.csv", "customers.csv", "items.csv", "units.csv", "sales_order_lines.csv"
     ]
     assert [f.outcome for f in report.files] == [FileOutcome.LOADED] * 5
-    orders = report.files[-1].result
-    assert (orders.read, orders.inserted, orders.rejected) == (2, 2, 0)
+    orders = report.files[-1].counts()
+    assert (orders["read"], orders["inserted"], orders["rejected"]) == (2, 2, 0)
     assert count_rows(engine, "sales_order_lines") == 2
     assert count_rows(engine, "quarantine") == 0
 
@@ -265,6 +291,7 @@ def test_rejected_rows_are_counted_in_the_report(engine, settings):
     written = read_report(orders.moved_to)
     assert written["counts"] == {"read": 2, "inserted": 1, "updated": 0, "unchanged": 0, "rejected": 1}
     assert written["top_reasons"] == [{"reason": "ordered_qty: ... is negative", "count": 1}]
+    assert written["sync_runs"][0]["top_reasons"] == [{"reason": "ordered_qty: ... is negative", "count": 1}]
 
 
 @pytest.mark.parametrize(
@@ -306,9 +333,22 @@ def test_unknown_file_name_lands_in_failed(engine, settings):
     assert failed.outcome is FileOutcome.FAILED
     written = read_report(inbox_folder(settings) / "failed" / "orders.csv")
     assert written["error"].startswith("orders.csv names no canonical entity;")
-    assert written["sync_run_id"] is None
+    assert (written["kind"], written["sync_runs"], written["checksum"]) == (None, [], sha256(ORDER_LINES))
     assert count_rows(engine, "sync_runs") == 0
-    assert [(row.file_name, row.status) for row in inbox_file_rows(engine)] == [("orders.csv", "failed")]
+    assert inbox_file_rows(engine) == []
+
+
+def test_renamed_file_loads_after_unknown_name(engine, settings):
+    drop_file(settings, "orders.csv", WAREHOUSES)
+    ingest_inbox(engine, settings)
+    drop_file(settings, "warehouses.csv", WAREHOUSES)
+
+    report = ingest_inbox(engine, settings)
+
+    [loaded] = report.files
+    assert loaded.outcome is FileOutcome.LOADED
+    assert count_rows(engine, "warehouses") == 2
+    assert [(row.file_name, row.status) for row in inbox_file_rows(engine)] == [("warehouses.csv", "processed")]
 
 
 def test_files_still_being_written_stay_in_the_inbox(engine, settings):
@@ -320,7 +360,7 @@ def test_files_still_being_written_stay_in_the_inbox(engine, settings):
     report = ingest_inbox(engine, settings)
 
     assert report.files == []
-    assert report.waiting == ["customers.csv"]
+    assert report.waiting == ["erp/customers.csv"]
     assert report.counts() == {**NO_FILES, "files_waiting": 1}
     assert folder_names(inbox_folder(settings)) == [".items.csv", "customers.csv", "customers.csv.tmp", "items.csv.part"]
     assert inbox_file_rows(engine) == []
@@ -338,7 +378,7 @@ def test_unregistered_loaded_content_is_not_reloaded(engine, settings, tmp_path)
 
     [again] = report.files
     assert again.outcome is FileOutcome.ALREADY_LOADED
-    assert again.sync_run_id == result.sync_run_id
+    assert again.earlier_sync_run_ids == [result.sync_run_id]
     assert again.note == f"sync run {result.sync_run_id} already loaded this content; it was not loaded again"
     assert count_rows(engine, "sync_runs") == 1
     assert [(row.checksum, row.status) for row in inbox_file_rows(engine)] == [(sha256(WAREHOUSES), "processed")]
@@ -348,7 +388,7 @@ def test_database_error_leaves_the_file_in_the_inbox(engine, settings, monkeypat
     def lose_connection(*args, **kwargs):
         raise OperationalError("copy sync_stage", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(inbox_module, "load_canonical_file", lose_connection)
+    monkeypatch.setattr(inbox_module, "sync_file", lose_connection)
     drop_file(settings, "warehouses.csv", WAREHOUSES)
 
     with pytest.raises(OperationalError, match="server closed the connection unexpectedly"):
@@ -362,7 +402,7 @@ def test_unexpected_load_error_moves_the_file_to_failed(engine, settings, monkey
     def fail(*args, **kwargs):
         raise RuntimeError("disk quota exceeded")
 
-    monkeypatch.setattr(inbox_module, "load_canonical_file", fail)
+    monkeypatch.setattr(inbox_module, "sync_file", fail)
     drop_file(settings, "warehouses.csv", WAREHOUSES)
 
     report = ingest_inbox(engine, settings)
@@ -376,7 +416,7 @@ def test_unexpected_load_error_moves_the_file_to_failed(engine, settings, monkey
 def test_inbox_job_links_files_to_job_run(engine, settings):
     drop_file(settings, "warehouses.csv", WAREHOUSES)
 
-    finished = run_job(engine, "inbox", lambda engine, job_run_id: run_inbox_job(engine, job_run_id, settings))
+    finished = run_job(engine, INBOX_JOB_NAME, lambda engine, job_run_id: run_inbox_job(engine, job_run_id, settings))
 
     with engine.connect() as connection:
         job_run = connection.execute(select(schema.job_runs)).one()

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from services.db.engine import check_connection, make_engine
 from services.settings import Settings
-from services.worker.inbox import erp_inbox_folder, run_inbox_job
+from services.worker.inbox import INBOX_JOB_NAME, inbox_folders, run_inbox_job
 from services.worker.job_runs import JobOutcome, run_job
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ class WorkerJob:
 # Every job of the worker. run_once runs them in this order, so a job comes
 # after the jobs whose output it reads.
 JOBS: tuple[WorkerJob, ...] = (
-    WorkerJob("inbox", run_inbox_job, lambda settings: settings.worker_poll_seconds),
+    # One job reads every inbox folder, so that one run loads masters before
+    # the exports and EDI files that name them. Jobs per folder would run in
+    # parallel, in no fixed order.
+    WorkerJob(INBOX_JOB_NAME, run_inbox_job, lambda settings: settings.worker_poll_seconds),
 )
 
 
@@ -63,11 +66,11 @@ def run_worker(settings: Settings, database_url: str, *, run_once: bool = False)
     engine = make_engine(database_url)
     try:
         check_connection(engine)
-        inbox = erp_inbox_folder(settings)
+        folders = inbox_folders(settings)
         if run_once:
             run_jobs_once(engine, settings)
         else:
-            logger.info("inbox for ERP files: %s", inbox)
+            logger.info("inbox folders: %s", ", ".join(str(path) for path in folders.values()))
             _run_until_stopped(engine, settings)
     finally:
         engine.dispose()
