@@ -99,7 +99,7 @@ def test_split_lines_fully_shipped_leave_no_backlog(engine, place):
 
     result = recompute_exposure(engine, as_of=AS_OF)
 
-    assert (result.lines_netted, result.rows_written) == (0, 0)
+    assert (result.lines_netted, result.rows_exposed) == (0, 0)
     assert exposure_rows(engine) == []
 
 
@@ -171,7 +171,7 @@ def test_acknowledgement_date_without_status_is_not_a_delivery_date(engine, plac
 
     result = recompute_exposure(engine, as_of=AS_OF)
 
-    assert result.rows_written == 0
+    assert result.rows_exposed == 0
 
 
 def test_eta_forecast_sets_p50_and_p90(engine, place):
@@ -250,11 +250,29 @@ def test_full_recompute_removes_rows_of_lines_no_longer_exposed(engine, place):
 
     second = recompute_exposure(engine, as_of=AS_OF)
 
-    assert (first.rows_written, second.rows_deleted, second.rows_written) == (1, 1, 0)
+    assert (first.rows_inserted, second.rows_deleted, second.rows_exposed) == (1, 1, 0)
     assert exposure_rows(engine) == []
     assert first.by_status == {"no_supply": 1}
     assert first.revenue_at_risk == {"USD": Decimal("50.0000")}
     assert order["id"] > 0
+
+
+def test_recompute_changes_only_rows_whose_values_changed(engine, place):
+    with engine.begin() as connection:
+        kept = line(connection, place, order_number="SO-KEEP", ordered_qty=Decimal(5))
+        line(connection, place, order_number="SO-OLD", ordered_qty=Decimal(3), order_date=date(2026, 2, 20))
+        make_inventory(connection, place["item_id"], place["warehouse_id"], 2)
+    first = recompute_exposure(engine, as_of=AS_OF)
+    with engine.begin() as connection:
+        connection.execute(update(schema.inventory).values(on_hand_qty=Decimal(4)))
+
+    second = recompute_exposure(engine, as_of=AS_OF)
+    third = recompute_exposure(engine, as_of=AS_OF)
+
+    assert (first.rows_inserted, first.rows_updated, first.rows_deleted) == (2, 0, 0)
+    assert (second.rows_exposed, second.rows_inserted, second.rows_updated, second.rows_deleted) == (1, 0, 1, 1)
+    assert (third.rows_exposed, third.rows_inserted, third.rows_updated, third.rows_deleted) == (1, 0, 0, 0)
+    assert [(row["so_line_id"], row["shortage_qty"]) for row in exposure_rows(engine)] == [(kept["id"], Decimal("4.000000"))]
 
 
 def test_weights_from_business_settings_change_the_score(engine, place):
@@ -450,7 +468,7 @@ def test_exposure_job_runs_fully_then_only_for_new_supplier_events(engine, demo)
     assert first.status == "succeeded"
     assert (first.counts["full"], first.counts["items"]) == (1, -1)
     assert (second.counts["full"], second.counts["items"]) == (0, 1)
-    assert (third.counts["full"], third.counts["items"], third.counts["rows_written"]) == (0, 0, 0)
+    assert (third.counts["full"], third.counts["items"], third.counts["rows_exposed"]) == (0, 0, 0)
     with engine.connect() as connection:
         written_by = connection.execute(text("select distinct job_run_id from exposure")).scalars().all()
     assert first.job_run_id in written_by

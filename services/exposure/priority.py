@@ -31,11 +31,12 @@ SCALE = 10_000  # score and money are integers of 1/SCALE
 class PriorityFacts:
     """The facts behind each line's score, one array element per line.
 
-    Money is in integers of 1/10,000 currency unit. fill_gap and late_share
-    are shares between 0 and 1, and 0 when the customer has no recent lines.
+    tier_value is the customer's tier from TIER_VALUES. Money is in integers
+    of 1/10,000 currency unit. fill_gap and late_share are shares between 0
+    and 1, and 0 when the customer has no recent lines.
     """
 
-    tier: np.ndarray
+    tier_value: np.ndarray
     sla_penalty: np.ndarray
     margin: np.ndarray
     fill_gap: np.ndarray
@@ -83,7 +84,7 @@ def tier_values(tiers: np.ndarray) -> np.ndarray:
 def score_components(facts: PriorityFacts, weights: PriorityWeights) -> ScoreComponents:
     """Compute each component's points for every line."""
     return ScoreComponents(
-        tier=_points(weights.tier, tier_values(facts.tier)),
+        tier=_points(weights.tier, facts.tier_value),
         sla=_points(weights.sla, _saturating(facts.sla_penalty / SCALE, SLA_REFERENCE)),
         margin=_points(weights.margin, _saturating(facts.margin / SCALE, MARGIN_REFERENCE)),
         fill_gap=_points(weights.fill_gap, _saturating(facts.fill_gap, FILL_GAP_REFERENCE)),

@@ -37,15 +37,19 @@ class ExposureBusy(RuntimeError):
 class ExposureRunResult:
     """What one recompute netted and wrote.
 
-    item_count is None for a full recompute. revenue_at_risk maps a currency
-    code to the exact sum over the lines written.
+    item_count is None for a full recompute. rows_exposed counts the lines
+    found not on track; the rows deleted, updated and inserted are what the
+    table needed to match them. revenue_at_risk maps a currency code to the
+    exact sum over the exposed lines.
     """
 
     as_of: date | None
     item_count: int | None
     lines_netted: int
-    rows_deleted: int
-    rows_written: int
+    rows_exposed: int
+    rows_deleted: int = 0
+    rows_updated: int = 0
+    rows_inserted: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     revenue_at_risk: dict[str, Decimal] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -55,8 +59,10 @@ class ExposureRunResult:
         return {
             "items": -1 if self.item_count is None else self.item_count,
             "lines_netted": self.lines_netted,
+            "rows_exposed": self.rows_exposed,
             "rows_deleted": self.rows_deleted,
-            "rows_written": self.rows_written,
+            "rows_updated": self.rows_updated,
+            "rows_inserted": self.rows_inserted,
             **{status: count for status, count in sorted(self.by_status.items())},
         }
 
@@ -90,7 +96,7 @@ def recompute_exposure_for_supplier_events(
         item_ids = repository.items_touched_by_supplier_events(connection, since)
         if not item_ids:
             logger.info("exposure: no supplier events loaded since %s; nothing to recompute", since.isoformat())
-            return ExposureRunResult(as_of=as_of, item_count=0, lines_netted=0, rows_deleted=0, rows_written=0)
+            return ExposureRunResult(as_of=as_of, item_count=0, lines_netted=0, rows_exposed=0)
         return _recompute(connection, as_of=as_of, item_ids=item_ids, job_run_id=job_run_id)
 
 
@@ -106,24 +112,27 @@ def _recompute(connection: Connection, *, as_of, item_ids, job_run_id) -> Exposu
     netted = time.perf_counter()
 
     codes = dict(zip(picture.warehouses["warehouse_id"].tolist(), picture.warehouses["warehouse_code"].tolist()))
-    deleted, written = repository.replace_exposure(connection, exposure, codes, item_ids=item_ids, job_run_id=job_run_id)
+    written = repository.replace_exposure(connection, exposure, codes, item_ids=item_ids, job_run_id=job_run_id)
     finished = time.perf_counter()
 
     result = ExposureRunResult(
         as_of=as_of,
         item_count=None if item_ids is None else len(item_ids),
         lines_netted=len(picture.lines),
-        rows_deleted=deleted,
-        rows_written=written,
+        rows_exposed=len(exposure),
+        rows_deleted=written.deleted,
+        rows_updated=written.updated,
+        rows_inserted=written.inserted,
         by_status=dict(Counter(exposure["status"].tolist())),
         revenue_at_risk=_sum_money(exposure["currency"].to_numpy(object), exposure["revenue_at_risk"].to_numpy(np.int64)),
         seconds={"load": loaded - started, "net": netted - loaded, "write": finished - netted, "total": finished - started},
     )
     scope = "all items" if item_ids is None else f"{len(item_ids)} items"
     logger.info(
-        "exposure: netted %d open lines of %s, wrote %d rows (deleted %d) in %.2f s (load %.2f, net %.2f, write %.2f)",
-        result.lines_netted, scope, written, deleted, result.seconds["total"], result.seconds["load"],
-        result.seconds["net"], result.seconds["write"],
+        "exposure: netted %d open lines of %s, %d exposed; deleted %d, updated %d, inserted %d rows"
+        " in %.2f s (load %.2f, net %.2f, write %.2f)",
+        result.lines_netted, scope, result.rows_exposed, written.deleted, written.updated, written.inserted,
+        result.seconds["total"], result.seconds["load"], result.seconds["net"], result.seconds["write"],
     )
     return result
 

@@ -9,8 +9,8 @@ Quantities come out as integers of 1/1,000,000 and money as integers of
 from __future__ import annotations
 
 import io
-import json
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 from zoneinfo import ZoneInfo
@@ -28,9 +28,10 @@ from services.exposure.netting import (
     PURCHASE_COLUMNS,
     STOCK_COLUMNS,
     SupplyPicture,
+    customers_to_score,
     date_of_day,
     day_number,
-    root_cause_details,
+    root_cause_detail_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ ACKNOWLEDGEMENT_STATUSES_WITH_DATE = ("accepted", "changed", "backordered")
 DAY = "- date '1970-01-01'"
 OPEN_QTY = "(l.ordered_qty - l.shipped_qty - l.cancelled_qty)"
 
+# A line without its own cost takes its item's cost (ITEM_COSTS), filled in
+# Python: joining items in SQL costs more than the whole lines read.
 OPEN_LINES = f"""
     select l.id as so_line_id, l.customer_id, l.item_id, l.warehouse_id,
            l.order_date {DAY} as order_day,
@@ -50,12 +53,13 @@ OPEN_LINES = f"""
            ({OPEN_QTY} * 1000000)::bigint as open_qty,
            (least(l.allocated_qty, {OPEN_QTY}) * 1000000)::bigint as reserved_qty,
            (l.unit_price * 10000)::bigint as unit_price,
-           (coalesce(l.unit_cost, i.unit_cost) * 10000)::bigint as unit_cost,
+           coalesce((l.unit_cost * 10000)::bigint, -1) as unit_cost,
            l.currency
     from sales_order_lines l
-    join items i on i.id = l.item_id
     where l.status = 'open' and {OPEN_QTY} > 0 {{item_filter}}
 """
+
+ITEM_COSTS = "select id as item_id, (unit_cost * 10000)::bigint as unit_cost from items where true {item_filter}"
 
 # A customer's recent lines are those requested in the window and due before
 # the reference date. Fill rate is their shipped share of the quantity due.
@@ -71,7 +75,7 @@ CUSTOMER_FACTS = """
         from sales_order_lines
         where requested_date >= %(window_start)s and requested_date < %(reference)s
           and coalesce(current_promised_date, requested_date) < %(reference)s
-          {customer_filter}
+          and customer_id = any(%(customer_ids)s::bigint[])
         group by customer_id
     )
     select c.id as customer_id, c.tier, (c.late_penalty_per_day * 10000)::bigint as late_penalty,
@@ -79,7 +83,7 @@ CUSTOMER_FACTS = """
            recent.recent_fill_rate::float8 as recent_fill_rate, recent.late_share::float8 as late_share
     from customers c
     left join recent on recent.customer_id = c.id
-    where true {customer_filter_c}
+    where c.id = any(%(customer_ids)s::bigint[])
 """
 
 STOCK = """
@@ -144,6 +148,10 @@ TEXT_COLUMNS = {"currency", "tier", "kind", "date_source", "confidence", "wareho
 FLOAT_COLUMNS = {"fill_rate_target", "recent_fill_rate", "late_share"}
 
 
+def _dtype(column: str):
+    return object if column in TEXT_COLUMNS else "float64" if column in FLOAT_COLUMNS else "int64"
+
+
 def _copy_frame(connection: Connection, query: str, params: dict, columns: Sequence[str]) -> pd.DataFrame:
     """Run a query through COPY ... TO STDOUT and parse its CSV into a frame with the given columns."""
     buffer = io.BytesIO()
@@ -152,10 +160,7 @@ def _copy_frame(connection: Connection, query: str, params: dict, columns: Seque
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
-    dtypes = {
-        name: (object if name in TEXT_COLUMNS else "float64" if name in FLOAT_COLUMNS else "int64")
-        for name in columns
-    }
+    dtypes = {name: _dtype(name) for name in columns}
     frame = pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values={name: [""] for name in FLOAT_COLUMNS})
     return frame[list(columns)]
 
@@ -163,7 +168,7 @@ def _copy_frame(connection: Connection, query: str, params: dict, columns: Seque
 def _item_filter(item_ids, column: str) -> tuple[str, dict]:
     if item_ids is None:
         return "", {}
-    return f"and {column} = any(%(item_ids)s)", {"item_ids": [int(item) for item in item_ids]}
+    return f"and {column} = any(%(item_ids)s::bigint[])", {"item_ids": [int(item) for item in item_ids]}
 
 
 def business_dates(warehouses: pd.DataFrame, as_of: date | None, now: datetime | None = None) -> np.ndarray:
@@ -175,17 +180,22 @@ def business_dates(warehouses: pd.DataFrame, as_of: date | None, now: datetime |
 
 
 def load_picture(connection: Connection, *, as_of: date | None = None, item_ids: Sequence[int] | None = None) -> SupplyPicture:
-    """Load the open lines and the supply of the given items (every item when None) as one picture."""
+    """Load the open lines and the supply of the given items (every item when None) as one picture.
+
+    Customer facts are read only for customers with lines that stock does
+    not settle, because the netting scores no other line.
+    """
     warehouses = _copy_frame(connection, WAREHOUSES, {}, ("warehouse_id", "warehouse_code", "time_zone"))
     warehouses["today"] = business_dates(warehouses, as_of)
     lines_filter, params = _item_filter(item_ids, "l.item_id")
     lines = _copy_frame(connection, OPEN_LINES.format(item_filter=lines_filter), params, LINE_COLUMNS)
+    _fill_item_costs(connection, lines, item_ids, params)
+    stock = _copy_frame(connection, STOCK.format(item_filter=_item_filter(item_ids, "item_id")[0]), params, STOCK_COLUMNS)
     reference = date_of_day(int(warehouses["today"].max())) if len(warehouses) else as_of or date.today()
-    customer_ids = None if item_ids is None else np.unique(lines["customer_id"].to_numpy()).tolist()
     return SupplyPicture(
         lines=lines,
-        customers=load_customer_facts(connection, reference, customer_ids),
-        stock=_copy_frame(connection, STOCK.format(item_filter=_item_filter(item_ids, "item_id")[0]), params, STOCK_COLUMNS),
+        customers=load_customer_facts(connection, reference, customers_to_score(lines, stock).tolist()),
+        stock=stock,
         purchases=_copy_frame(
             connection, OPEN_PURCHASES.format(item_filter=_item_filter(item_ids, "p.item_id")[0]), params, PURCHASE_COLUMNS
         ),
@@ -197,17 +207,26 @@ def load_picture(connection: Connection, *, as_of: date | None = None, item_ids:
     )
 
 
-def load_customer_facts(connection: Connection, reference: date, customer_ids: Sequence[int] | None) -> pd.DataFrame:
-    """Return tier, penalty, fill-rate target, recent fill rate and late share of the customers (all when None)."""
-    params = {"window_start": reference - timedelta(days=RECENT_DAYS), "reference": reference}
-    if customer_ids is None:
-        query = CUSTOMER_FACTS.format(customer_filter="", customer_filter_c="")
-    else:
-        params["customer_ids"] = [int(customer) for customer in customer_ids]
-        query = CUSTOMER_FACTS.format(
-            customer_filter="and customer_id = any(%(customer_ids)s)", customer_filter_c="and c.id = any(%(customer_ids)s)"
-        )
-    return _copy_frame(connection, query, params, CUSTOMER_COLUMNS)
+def _fill_item_costs(connection: Connection, lines: pd.DataFrame, item_ids, params: dict) -> None:
+    """Give lines without a cost of their own (-1) their item's cost, in place."""
+    missing = lines["unit_cost"].to_numpy(np.int64) < 0
+    if not missing.any():
+        return
+    costs = _copy_frame(connection, ITEM_COSTS.format(item_filter=_item_filter(item_ids, "id")[0]), params, ("item_id", "unit_cost"))
+    by_item = costs.set_index("item_id")["unit_cost"]
+    lines.loc[missing, "unit_cost"] = by_item.reindex(lines.loc[missing, "item_id"]).to_numpy(np.int64)
+
+
+def load_customer_facts(connection: Connection, reference: date, customer_ids: Sequence[int]) -> pd.DataFrame:
+    """Return tier, penalty, fill-rate target, recent fill rate and late share of the customers."""
+    if not len(customer_ids):
+        return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in CUSTOMER_COLUMNS})
+    params = {
+        "window_start": reference - timedelta(days=RECENT_DAYS),
+        "reference": reference,
+        "customer_ids": [int(customer) for customer in customer_ids],
+    }
+    return _copy_frame(connection, CUSTOMER_FACTS, params, CUSTOMER_COLUMNS)
 
 
 def lock_exposure(connection: Connection) -> bool:
@@ -215,73 +234,104 @@ def lock_exposure(connection: Connection) -> bool:
     return bool(connection.execute(text("select pg_try_advisory_xact_lock(hashtext('exposure'))")).scalar_one())
 
 
-EXPOSURE_COPY_COLUMNS = (
-    "so_line_id", "job_run_id", "status", "shortage_qty", "projected_date_p50", "projected_date_p90",
-    "days_late_promise", "days_late_request", "root_cause", "root_cause_detail", "cause_po_line_id",
-    "revenue_at_risk", "margin_at_risk", "penalty_exposure", "currency", "backlog_age_days", "priority_score",
-    "score_tier", "score_sla", "score_margin", "score_fill_gap", "score_age", "score_churn",
-)
+# The staging table holds quantities, money and scores as integers of their
+# scale and dates as day numbers; the merge turns them into numeric and date.
+STAGE = "exposure_stage"
+STAGE_COLUMNS = {
+    "so_line_id": "bigint primary key", "job_run_id": "bigint", "status": "text", "shortage_qty": "bigint",
+    "projected_day_p50": "bigint", "projected_day_p90": "bigint", "days_late_promise": "integer",
+    "days_late_request": "integer", "root_cause": "text", "root_cause_detail": "jsonb", "cause_po_line_id": "bigint",
+    "revenue_at_risk": "bigint", "margin_at_risk": "bigint", "penalty_exposure": "bigint", "currency": "text",
+    "backlog_age_days": "integer", "priority_score": "bigint", "score_tier": "bigint", "score_sla": "bigint",
+    "score_margin": "bigint", "score_fill_gap": "bigint", "score_age": "bigint", "score_churn": "bigint",
+}
+SCALED = {"shortage_qty": 6, "revenue_at_risk": 4, "margin_at_risk": 4, "penalty_exposure": 4, "priority_score": 4,
+          "score_tier": 4, "score_sla": 4, "score_margin": 4, "score_fill_gap": 4, "score_age": 4, "score_churn": 4}
 
 
-def _scaled_column(values: np.ndarray, digits: int) -> pd.Series:
-    """Format integers of 1/10**digits as exact decimal text, vectorised."""
-    values = np.asarray(values, dtype=np.int64)
-    whole, fraction = np.divmod(np.abs(values), 10**digits)
-    sign = np.where(values < 0, "-", "")
-    return pd.Series(sign) + pd.Series(whole).astype(str) + "." + pd.Series(fraction).astype(str).str.zfill(digits)
+def _stage_value(name: str) -> str:
+    """Return the SQL that turns a staged column into its exposure column's type."""
+    if name in SCALED:
+        return f"(s.{name}::numeric / 1{'0' * SCALED[name]})"
+    if name.startswith("projected_day"):
+        return f"date '1970-01-01' + nullif(s.{name}, {NO_DAY})::integer"
+    return f"s.{name}"
 
 
-def _date_column(days: np.ndarray) -> pd.Series:
-    days = np.asarray(days, dtype=np.int64)
-    text_dates = pd.Series(np.where(days == NO_DAY, 0, days).astype("datetime64[D]").astype(str))
-    return text_dates.where(days != NO_DAY, "")
+VALUE_COLUMNS = [name for name in STAGE_COLUMNS if name not in ("so_line_id", "job_run_id")]
+EXPOSURE_NAMES = {"projected_day_p50": "projected_date_p50", "projected_day_p90": "projected_date_p90"}
+TARGETS = [EXPOSURE_NAMES.get(name, name) for name in VALUE_COLUMNS]
+SOURCES = [_stage_value(name) for name in VALUE_COLUMNS]
+
+# Rows are compared on their values, so a recompute that finds the same
+# exposure changes no row; computed_at and job_run_id then name the run that
+# last changed a row. Each foreign key check costs a row lock on the
+# referenced table, which made rewriting every row the slowest step.
+MERGE_DELETE = f"""
+    delete from exposure e
+    where {{scope}} and not exists (select 1 from {STAGE} s where s.so_line_id = e.so_line_id)
+"""
+MERGE_UPDATE = f"""
+    update exposure e
+    set ({', '.join(TARGETS)}, computed_at, job_run_id) = ({', '.join(SOURCES)}, now(), s.job_run_id)
+    from {STAGE} s
+    where s.so_line_id = e.so_line_id
+      and ({', '.join(f'e.{name}' for name in TARGETS)}) is distinct from ({', '.join(SOURCES)})
+"""
+MERGE_INSERT = f"""
+    insert into exposure (so_line_id, job_run_id, {', '.join(TARGETS)})
+    select s.so_line_id, s.job_run_id, {', '.join(SOURCES)}
+    from {STAGE} s
+    where not exists (select 1 from exposure e where e.so_line_id = s.so_line_id)
+"""
 
 
-def exposure_rows_csv(exposure: pd.DataFrame, warehouse_codes: dict[int, str], job_run_id: int | None) -> bytes:
-    """Render exposure rows as CSV in the column order of EXPOSURE_COPY_COLUMNS."""
-    details = [json.dumps(detail) for detail in root_cause_details(exposure, warehouse_codes)]
+def exposure_stage_csv(exposure: pd.DataFrame, warehouse_codes: dict[int, str], job_run_id: int | None) -> bytes:
+    """Render exposure rows as CSV in the column order of STAGE_COLUMNS."""
     rows = pd.DataFrame({
-        "so_line_id": exposure["so_line_id"].to_numpy(np.int64),
-        "job_run_id": "" if job_run_id is None else str(int(job_run_id)),
-        "status": exposure["status"].to_numpy(object),
-        "shortage_qty": _scaled_column(exposure["shortage_qty"], 6),
-        "projected_date_p50": _date_column(exposure["projected_day_p50"]),
-        "projected_date_p90": _date_column(exposure["projected_day_p90"]),
-        "days_late_promise": exposure["days_late_promise"].astype("string").fillna(""),
-        "days_late_request": exposure["days_late_request"].to_numpy(np.int64),
-        "root_cause": exposure["root_cause"].to_numpy(object),
-        "root_cause_detail": details,
-        "cause_po_line_id": exposure["cause_po_line_id"].astype("string").replace("0", ""),
-        "revenue_at_risk": _scaled_column(exposure["revenue_at_risk"], 4),
-        "margin_at_risk": _scaled_column(exposure["margin_at_risk"], 4),
-        "penalty_exposure": _scaled_column(exposure["penalty_exposure"], 4),
-        "currency": exposure["currency"].to_numpy(object),
-        "backlog_age_days": exposure["backlog_age_days"].to_numpy(np.int64),
-        **{name: _scaled_column(exposure[name], 4) for name in EXPOSURE_COPY_COLUMNS if name.startswith("score") or name == "priority_score"},
+        name: exposure[name] for name in STAGE_COLUMNS if name not in ("job_run_id", "root_cause_detail", "cause_po_line_id")
     })
-    return rows[list(EXPOSURE_COPY_COLUMNS)].to_csv(index=False, header=False).encode()
+    rows["job_run_id"] = pd.array([job_run_id] * len(rows), dtype="Int64")
+    rows["root_cause_detail"] = root_cause_detail_json(exposure, warehouse_codes)
+    cause_po_line = pd.Series(exposure["cause_po_line_id"].to_numpy(np.int64), dtype="Int64")
+    rows["cause_po_line_id"] = cause_po_line.where(cause_po_line > 0)
+    return rows[list(STAGE_COLUMNS)].to_csv(index=False, header=False).encode()
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    deleted: int
+    updated: int
+    inserted: int
 
 
 def replace_exposure(connection: Connection, exposure: pd.DataFrame, warehouse_codes: dict[int, str], *,
-                     item_ids: Sequence[int] | None, job_run_id: int | None) -> tuple[int, int]:
-    """Delete the exposure rows of the items' lines (every row when item_ids is None) and write the new ones.
+                     item_ids: Sequence[int] | None, job_run_id: int | None) -> WriteCounts:
+    """Make the exposure rows of the items' lines (every row when item_ids is None) equal the given rows.
 
-    Returns (rows deleted, rows written).
+    Rows of lines no longer exposed are deleted, changed rows updated and
+    new rows inserted; unchanged rows are left as they are.
     """
-    if item_ids is None:
-        deleted = connection.execute(text("delete from exposure")).rowcount
-    else:
-        deleted = connection.execute(
-            text("delete from exposure e using sales_order_lines l where l.id = e.so_line_id and l.item_id = any(:item_ids)"),
-            {"item_ids": [int(item) for item in item_ids]},
-        ).rowcount
-    if exposure.empty:
-        return deleted, 0
-    payload = exposure_rows_csv(exposure, warehouse_codes, job_run_id)
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"copy exposure ({', '.join(EXPOSURE_COPY_COLUMNS)}) from stdin with (format csv)") as copy:
-        copy.write(payload)
-    return deleted, len(exposure)
+    columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
+    connection.exec_driver_sql(f"drop table if exists {STAGE}")
+    connection.exec_driver_sql(f"create temp table {STAGE} ({columns}) on commit drop")
+    if not exposure.empty:
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(f"copy {STAGE} ({', '.join(STAGE_COLUMNS)}) from stdin with (format csv)") as copy:
+            copy.write(exposure_stage_csv(exposure, warehouse_codes, job_run_id))
+
+    params = {}
+    scope = "true"
+    if item_ids is not None:
+        # NOTE: only rows of the items' open lines are in scope, so the partial index on open lines serves
+        # the delete. A row of a line closed since the last full recompute stays until the next one, which
+        # exposure_job runs whenever order lines were synced.
+        scope = "e.so_line_id in (select l.id from sales_order_lines l where l.item_id = any(cast(:item_ids as bigint[])) and l.status = 'open')"
+        params["item_ids"] = [int(item) for item in item_ids]
+    deleted = connection.execute(text(MERGE_DELETE.format(scope=scope)), params).rowcount
+    updated = connection.execute(text(MERGE_UPDATE)).rowcount
+    inserted = connection.execute(text(MERGE_INSERT)).rowcount
+    return WriteCounts(deleted=deleted, updated=updated, inserted=inserted)
 
 
 SUPPLIER_EVENT_ITEMS = """
