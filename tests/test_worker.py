@@ -196,8 +196,8 @@ def test_scheduler_starts_jobs_without_overlap(engine, database_url, tmp_path):
     finally:
         scheduler.shutdown(wait=False)
 
-    assert [job.name for job in JOBS] == ["inbox"]
-    assert inbox.id == "inbox"
+    assert [job.name for job in JOBS] == ["sync_inbox"]
+    assert inbox.id == "sync_inbox"
     assert inbox.trigger.interval.total_seconds() == 45
     assert (inbox.max_instances, inbox.coalesce, inbox.misfire_grace_time) == (1, True, 60)
     assert abs((inbox.next_run_time - datetime.now(timezone.utc)).total_seconds()) < 5
@@ -251,7 +251,7 @@ def test_two_worker_processes_ingest_each_file_once(engine, database_url, tmp_pa
     assert {count for _, count in checksums} == {1}
     assert [tuple(row) for row in sync_runs] == [("succeeded", 5)]
     runs = job_runs(engine)
-    assert [row.job_name for row in runs] == ["inbox", "inbox"]
+    assert [row.job_name for row in runs] == ["sync_inbox", "sync_inbox"]
     loading = [row for row in runs if row.counts.get("files_loaded") == 5]
     others = [row for row in runs if row.counts.get("files_loaded") != 5]
     assert [row.status for row in loading] == ["succeeded"]
@@ -277,7 +277,7 @@ def test_sigterm_stops_worker_with_exit_0(engine, database_url, tmp_path, stop_o
     log = log_path.read_text()
     assert exit_code == 0, log
     assert time.monotonic() - signalled < 5
-    assert f"worker started on {os.uname().nodename}, pid {worker.pid}: inbox every 1 s" in log
+    assert f"worker started on {os.uname().nodename}, pid {worker.pid}: sync_inbox every 1 s" in log
     assert f"worker pid {worker.pid} received SIGTERM" in log
     assert f"worker stopped, pid {worker.pid}" in log
     assert "Traceback" not in log
