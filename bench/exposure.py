@@ -71,7 +71,7 @@ def _admin_dsn(server_url: str) -> str:
 
 
 def _prepare_database(server_url: str, name: str, reuse: bool) -> tuple[str, bool]:
-    """Return the database URL and whether it already holds a loaded demo to reuse."""
+    """Return the database URL and whether it already contains a loaded demo to reuse."""
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(_admin_dsn(server_url), autocommit=True) as connection:
         exists = connection.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()

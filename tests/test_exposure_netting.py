@@ -1,4 +1,4 @@
-"""Netting, status, root cause, money and priority of exposure, computed in memory with hand-checked answers."""
+"""Netting, status, root cause, money and priority of exposure, computed in memory and checked by hand."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def test_reservation_beyond_reserved_stock_joins_the_netting():
     assert rows[1]["unsupplied_qty"] == qty(2)
 
 
-def test_asn_in_transit_is_part_of_its_purchase_line():
+def test_asn_is_part_of_its_purchase_line():
     june_3, june_10, june_20, june_30 = date(2024, 6, 3), date(2024, 6, 10), date(2024, 6, 20), date(2024, 6, 30)
     scene = picture(
         [order_line(1, 6, due=june_10), order_line(2, 5, due=june_30)],
@@ -195,7 +195,7 @@ def test_transfer_in_transit_arrives_at_its_expected_date():
     assert rows[1]["shortage_qty"] == qty(8)
 
 
-def test_line_covered_by_inbound_before_its_promise_is_on_track():
+def test_inbound_before_promise_is_on_track():
     scene = picture([order_line(1, 5, due=date(2024, 6, 10))], purchases=[purchase(501, 5, date(2024, 6, 3))])
 
     result = net_exposure(scene, WEIGHTS)
@@ -214,7 +214,7 @@ def test_past_due_line_without_stock_is_backordered():
     assert rows[1]["days_late_request"] == 10
 
 
-def test_overdue_purchase_line_arrives_today_and_is_a_supplier_delay():
+def test_overdue_purchase_is_supplier_delay():
     promised = date(2024, 5, 20)
     scene = picture([order_line(1, 5, due=date(2024, 5, 24))], purchases=[purchase(501, 5, promised)])
 
@@ -231,7 +231,7 @@ def test_overdue_purchase_line_arrives_today_and_is_a_supplier_delay():
     }
 
 
-def test_pushed_out_purchase_line_is_a_supplier_delay_with_its_slip():
+def test_pushed_purchase_delay_keeps_slip():
     scene = picture(
         [order_line(1, 5, due=date(2024, 6, 5))],
         purchases=[purchase(501, 5, date(2024, 6, 26), baseline=date(2024, 6, 5))],
@@ -245,7 +245,7 @@ def test_pushed_out_purchase_line_is_a_supplier_delay_with_its_slip():
     assert rows[1]["days_late_promise"] == 21
 
 
-def test_forecast_p90_after_the_promise_puts_the_line_at_risk():
+def test_late_p90_puts_line_at_risk():
     scene = picture(
         [order_line(1, 5, due=date(2024, 6, 12))],
         purchases=[purchase(501, 5, date(2024, 6, 10), p90=date(2024, 6, 14), baseline=date(2024, 6, 8),
@@ -262,7 +262,7 @@ def test_forecast_p90_after_the_promise_puts_the_line_at_risk():
     assert rows[1]["cause_slip_days"] == 2
 
 
-def test_low_confidence_forecast_puts_an_on_time_line_at_risk():
+def test_low_confidence_puts_line_at_risk():
     scene = picture(
         [order_line(1, 5, due=date(2024, 6, 12))],
         purchases=[purchase(501, 5, date(2024, 6, 5), p90=date(2024, 6, 6), confidence="low", source="forecast")],
@@ -283,7 +283,7 @@ def test_p90_is_empty_without_forecast_intervals():
     assert rows[1]["projected_day_p90"] == NO_DAY
 
 
-def test_quality_hold_is_the_root_cause_when_releasing_it_covers_the_line():
+def test_quality_hold_root_cause():
     scene = picture([order_line(1, 8, due=date(2024, 5, 24))], stocks=[stock(10, hold=6)])
 
     rows = rows_by_line(net_exposure(scene, WEIGHTS))
@@ -309,7 +309,7 @@ def test_stock_in_other_warehouse_needs_a_transfer_lane():
     assert unlaned["root_cause"] == "no_supply_ordered"
 
 
-def test_spare_stock_elsewhere_explains_only_the_shortage_it_covers():
+def test_spare_stock_covers_limited_shortage():
     lines = [order_line(1, 5, due=date(2024, 5, 24)), order_line(2, 5, due=date(2024, 5, 25))]
     scene = picture(
         lines + [order_line(3, 4, warehouse_id=ATL, due=date(2024, 5, 24))],
@@ -325,7 +325,7 @@ def test_spare_stock_elsewhere_explains_only_the_shortage_it_covers():
     assert 3 not in rows
 
 
-def test_line_overtaken_by_a_later_due_higher_priority_line():
+def test_taken_by_higher_priority_line():
     scene = picture(
         [order_line(1, 10, due=date(2024, 6, 20), customer_id=1), order_line(2, 10, due=date(2024, 5, 30), customer_id=2)],
         customers=[customer(1, "strategic"), customer(2, "standard")],
@@ -343,7 +343,7 @@ def test_line_overtaken_by_a_later_due_higher_priority_line():
     assert detail == {"projected_date_in_due_date_order": "2024-05-27"}
 
 
-def test_line_never_confirmed_is_included_and_measured_against_its_request():
+def test_never_confirmed_line_is_included():
     scene = picture(
         [order_line(1, 5, requested=date(2024, 6, 1), promised=None)],
         purchases=[purchase(501, 5, date(2024, 6, 5))],
@@ -358,7 +358,7 @@ def test_line_never_confirmed_is_included_and_measured_against_its_request():
     assert projected(rows[1]) == date(2024, 6, 5)
 
 
-def test_line_without_any_supply_says_so_even_when_never_confirmed():
+def test_unconfirmed_line_without_supply():
     scene = picture([order_line(1, 5, requested=date(2024, 5, 20), promised=None)])
 
     rows = rows_by_line(net_exposure(scene, WEIGHTS))
@@ -381,7 +381,7 @@ def test_money_at_risk_sums_exactly(price, cost, revenue, margin):
     assert Decimal(int(result["margin_at_risk"].sum())).scaleb(-4) == margin
 
 
-def test_money_of_a_fractional_shortage_rounds_half_to_even():
+def test_fractional_money_rounds_half_even():
     lines = [order_line(1, "0.333333", due=date(2024, 5, 24), price="19.99"), order_line(2, "0.5", due=date(2024, 5, 24), price="0.0001")]
 
     rows = rows_by_line(net_exposure(picture(lines), WEIGHTS))
@@ -390,7 +390,7 @@ def test_money_of_a_fractional_shortage_rounds_half_to_even():
     assert rows[2]["revenue_at_risk"] == 0  # 0.00005 rounds half to even, down to 0.0000
 
 
-def test_penalty_exposure_is_days_late_against_the_request_times_the_daily_penalty():
+def test_penalty_uses_days_late_to_request():
     scene = picture(
         [order_line(1, 5, requested=date(2024, 5, 24), promised=date(2024, 5, 31))],
         customers=[customer(1, penalty="150.00")],
@@ -427,7 +427,7 @@ def priority_line(so_line_id, customer_id):
     )
 
 
-def test_priority_decides_who_takes_scarce_stock_and_ranks_the_rest():
+def test_priority_allocates_and_ranks():
     scene = picture(
         [priority_line(1, 3), priority_line(2, 2), priority_line(3, 1)],
         customers=PRIORITY_CUSTOMERS,
@@ -443,7 +443,7 @@ def test_priority_decides_who_takes_scarce_stock_and_ranks_the_rest():
     ]
 
 
-def test_stored_score_uses_projected_lateness_and_netting_uses_lateness_today():
+def test_stored_score_uses_projected_lateness():
     scene = picture(
         [priority_line(1, 1)],
         customers=PRIORITY_CUSTOMERS,

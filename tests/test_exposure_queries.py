@@ -1,4 +1,4 @@
-"""Exposure page queries and what-if simulations on a small distributor with hand-computed answers.
+"""Exposure page queries and what-if simulations on a small distributor with hand-computed results.
 
 The scene, as of Monday 2 March 2026, with warehouses DAL and ATL (lane ATL -> DAL):
 
@@ -92,7 +92,7 @@ def money(value: str) -> Decimal:
     return Decimal(value).quantize(Decimal("0.0001"))
 
 
-def test_scene_has_the_statuses_and_causes_of_the_table(engine, scene):
+def test_scene_statuses_and_causes(engine, scene):
     rows = {row["so_line_id"]: row for row in exposure_rows(engine)}
 
     assert {name: (rows[scene[name]]["status"], rows[scene[name]]["root_cause"]) for name in ("L1", "L2", "L3", "L4", "L5")} == {
@@ -192,7 +192,7 @@ def test_top_lines_limit_must_be_positive(engine):
     assert str(raised.value) == "limit 0 is below 1; ask for at least one line"
 
 
-def test_line_supply_picture_shows_stock_holds_inbound_and_other_warehouses(engine, scene):
+def test_line_supply_picture_lists_supply(engine, scene):
     picture = queries.line_supply_picture(engine, scene["L1"])
 
     assert picture.line["order_number"] == "SO-L1"
@@ -214,7 +214,7 @@ def test_unknown_line_has_no_supply_picture(engine):
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "UTC", "Pacific/Pago_Pago"])
-def test_dates_and_ages_read_the_same_in_every_time_zone(database_url, zone):
+def test_dates_same_in_every_time_zone(database_url, zone):
     viewer = make_engine(database_url, connect_args={"options": f"-c timezone={zone}"})
     with viewer.begin() as c:
         warehouse = make_warehouse(c, time_zone="America/Chicago")["id"]
@@ -231,7 +231,7 @@ def test_dates_and_ages_read_the_same_in_every_time_zone(database_url, zone):
     assert week["week_start"].tolist() == [None]
 
 
-def test_delaying_a_line_reports_the_change_and_writes_nothing(engine, scene):
+def test_delay_reports_change_writes_nothing(engine, scene):
     before = exposure_rows(engine)
 
     result = delay_po_line(engine, scene["PO1"], 7, as_of=AS_OF)
@@ -244,7 +244,7 @@ def test_delaying_a_line_reports_the_change_and_writes_nothing(engine, scene):
     assert (totals["lines_before"], totals["lines_after"], totals["revenue_at_risk_change"]) == (3, 3, Decimal(0))
 
 
-def test_cancelling_a_line_moves_its_demand_to_no_supply(engine, scene):
+def test_cancel_moves_demand_to_no_supply(engine, scene):
     result = cancel_po_line(engine, scene["PO2"], as_of=AS_OF)
 
     summary = result.summary.set_index("status")

@@ -103,7 +103,7 @@ def test_split_lines_fully_shipped_leave_no_backlog(engine, place):
     assert exposure_rows(engine) == []
 
 
-def test_partial_shipment_and_cancellation_are_netted_line_by_line(engine, place):
+def test_partial_shipment_and_cancellation_net(engine, place):
     with engine.begin() as connection:
         partial = line(connection, place, order_number="SO-PART", line_number=1, ordered_qty=Decimal(10),
                        shipped_qty=Decimal(4), cancelled_qty=Decimal(3), current_promised_date=date(2026, 3, 2))
@@ -163,7 +163,7 @@ def test_acknowledged_delivery_date_replaces_the_promise(engine, place):
     }
 
 
-def test_acknowledgement_date_without_status_is_not_a_delivery_date(engine, place):
+def test_acknowledgement_day_is_not_delivery_date(engine, place):
     with engine.begin() as connection:
         line(connection, place, ordered_qty=Decimal(10), current_promised_date=date(2026, 3, 12), requested_date=date(2026, 3, 12))
         po_line(connection, place, ordered_qty=Decimal(10), promised_date=date(2026, 3, 10), acknowledged_date=date(2026, 2, 27),
@@ -190,7 +190,7 @@ def test_eta_forecast_sets_p50_and_p90(engine, place):
     assert rows[0]["root_cause_detail"]["slip_days"] == 2
 
 
-def test_asn_and_transfer_in_transit_arrive_at_their_expected_dates(engine, place):
+def test_asn_and_transfer_arrive_when_expected(engine, place):
     with engine.begin() as connection:
         other = make_warehouse(connection)["id"]
         strategic = {**place, "customer_id": make_customer(connection, tier="strategic")["id"]}
@@ -241,7 +241,7 @@ def test_business_dates_follow_each_warehouse_time_zone():
     assert len(set(fixed.tolist())) == 1
 
 
-def test_full_recompute_removes_rows_of_lines_no_longer_exposed(engine, place):
+def test_full_recompute_removes_stale_rows(engine, place):
     with engine.begin() as connection:
         order = line(connection, place, ordered_qty=Decimal(5))
     first = recompute_exposure(engine, as_of=AS_OF)
@@ -289,7 +289,7 @@ def test_weights_from_business_settings_change_the_score(engine, place):
     assert row["priority_score"] == row["score_tier"] + row["score_sla"] + row["score_margin"] + row["score_fill_gap"] + row["score_age"] + row["score_churn"]
 
 
-def test_invalid_stored_weights_stop_the_recompute_and_keep_the_rows(engine, place):
+def test_invalid_weights_stop_recompute(engine, place):
     with engine.begin() as connection:
         line(connection, place, ordered_qty=Decimal(5))
     recompute_exposure(engine, as_of=AS_OF)
@@ -452,7 +452,7 @@ def test_supplier_event_recompute_equals_full_recompute(engine, demo):
     assert len(before_event) <= len(after_event)
 
 
-def test_exposure_job_runs_fully_then_only_for_new_supplier_events(engine, demo):
+def test_exposure_job_full_then_events(engine, demo):
     settings = load_settings({"CONTROL_TOWER_TIMEZONE": "UTC"})
 
     def job(job_engine, job_run_id):
@@ -472,3 +472,72 @@ def test_exposure_job_runs_fully_then_only_for_new_supplier_events(engine, demo)
     with engine.connect() as connection:
         written_by = connection.execute(text("select distinct job_run_id from exposure")).scalars().all()
     assert first.job_run_id in written_by
+
+
+FREPPLE_AS_OF = date(2020, 11, 2)
+
+
+def frepple_expected(path) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
+    """Derive, straight from the fixture, the exposure of each (location, root cause) at FREPPLE_AS_OF.
+
+    The replay has no purchase orders, so a demand due after the as-of date
+    takes the location's on-hand stock in due-date order and the rest of it
+    has no supply at all. The regional DC has no demands, so its whole stock
+    is spare for the shops, and explains a shop's shortage while the
+    shortage summed in netting order stays within it. Money is at item cost.
+    """
+    import json
+    from collections import defaultdict
+
+    records = json.loads(path.read_text())
+    cost = {r["fields"]["name"]: Decimal(str(r["fields"].get("cost", 0))) for r in records if r["model"] == "input.item"}
+    on_hand = defaultdict(Decimal)
+    for record in (r["fields"] for r in records if r["model"] == "input.buffer"):
+        on_hand[(record["item_id"], record["location_id"])] += Decimal(str(record["onhand"]))
+    demands = defaultdict(list)
+    for number, record in enumerate(r["fields"] for r in records if r["model"] == "input.demand"):
+        if date.fromisoformat(record["due"][:10]) > FREPPLE_AS_OF:
+            demands[(record["item_id"], record["location_id"])].append((record["due"], number, Decimal(str(record["quantity"]))))
+
+    expected = defaultdict(lambda: (0, Decimal(0), Decimal(0)))
+    for (item, location), lines in demands.items():
+        taken, shortage_so_far = Decimal(0), Decimal(0)
+        spare = on_hand[(item, "RDC")]
+        for _, _, quantity in sorted(lines):
+            covered = min(quantity, max(on_hand[(item, location)] - taken, Decimal(0)))
+            taken += quantity
+            shortage = quantity - covered
+            if shortage == 0:
+                continue
+            shortage_so_far += shortage
+            cause = "stock_in_other_warehouse" if shortage_so_far <= spare else "no_supply_ordered"
+            count, short, revenue = expected[(location, cause)]
+            expected[(location, cause)] = (count + 1, short + shortage, revenue + shortage * cost[item])
+    return dict(expected)
+
+
+def test_frepple_replay_exposure_at_item_cost(engine, realdata_dir):
+    from services.sync.frepple import sync_frepple
+
+    path = realdata_dir / "erp" / "frepple_distribution_demo.json"
+    sync_frepple(engine, path, as_of=FREPPLE_AS_OF, business_timezone="Europe/Brussels")
+
+    result = recompute_exposure(engine, as_of=FREPPLE_AS_OF)
+
+    with engine.connect() as connection:
+        found = connection.execute(text(
+            "select w.warehouse_code, e.status, e.root_cause, count(*) as lines, sum(e.shortage_qty) as shortage,"
+            " sum(e.revenue_at_risk) as revenue, sum(e.margin_at_risk) as margin,"
+            " count(*) filter (where e.root_cause = 'stock_in_other_warehouse' and e.root_cause_detail->>'warehouse_code' = 'RDC') as from_rdc"
+            " from exposure e join sales_order_lines l on l.id = e.so_line_id join warehouses w on w.id = l.warehouse_id"
+            " group by 1, 2, 3 order by 1, 2, 3"
+        )).all()
+        warehouses = set(connection.execute(text("select warehouse_code from warehouses")).scalars())
+    expected = frepple_expected(path)
+    assert warehouses == {"RDC", "Tennis shop Brussels", "Tennis shop Paris"}
+    assert result.lines_netted == 248
+    assert {row.status for row in found} == {"no_supply"}
+    assert {row.warehouse_code for row in found} == {"Tennis shop Brussels", "Tennis shop Paris"}
+    assert {(row.warehouse_code, row.root_cause): (row.lines, row.shortage, row.revenue) for row in found} == expected
+    assert {row.margin for row in found} == {Decimal(0)}
+    assert sum(row.from_rdc for row in found) == sum(count for (_, cause), (count, _, _) in expected.items() if cause == "stock_in_other_warehouse")

@@ -1,10 +1,10 @@
 """Time-phased netting of open order lines against supply, per item and warehouse.
 
-Supply at a location is its free stock now (on hand minus quality hold
-minus stock reserved for lines), the open quantity of purchase order lines
-at their expected date, ASNs in transit at their expected date (as part of
-their purchase order line, not on top of it) and transfers in transit to
-the warehouse. Lines consume supply in priority order. A line first takes
+Supply at a location is its free stock now: on hand minus quality hold
+minus stock reserved for lines. Inbound supply adds the open quantity of
+purchase order lines at their expected date, ASNs in transit at their
+expected date, and transfers in transit to the warehouse. An ASN is part
+of its purchase order line's open quantity, not on top of it. Lines consume supply in priority order. A line first takes
 its own reservation, then the earliest supply no line ahead of it took, so
 one unit is promised once. The line's projected date is the date of the
 supply that covers its last unit.
@@ -92,8 +92,9 @@ class SupplyPicture:
     """Demand and supply of a set of items, as loaded for one netting run.
 
     Each frame has the columns of its *_COLUMNS constant. The picture must
-    hold every location of each of its items, because a line's root cause
-    looks at the item's stock in other warehouses.
+    contain every open line and every location of each of its items,
+    because a line's root cause looks at the item's stock in other
+    warehouses. customers needs the customers customers_to_score returns.
     """
 
     lines: pd.DataFrame
@@ -103,9 +104,6 @@ class SupplyPicture:
     in_transit: pd.DataFrame
     lanes: pd.DataFrame
     warehouses: pd.DataFrame
-
-    def item_ids(self) -> np.ndarray:
-        return np.unique(self.lines["item_id"].to_numpy(np.int64))
 
 
 def sort_order(*columns: np.ndarray) -> np.ndarray:
@@ -413,7 +411,7 @@ class _Stock:
 class _Settled:
     """Locations whose free stock and reservations cover every open line now, with their demand on free stock.
 
-    Their lines cannot be short, so they are left out of the netting; their
+    Their lines cannot be short, so they are left out of the netting. Their
     demand still counts against the spare stock other warehouses may draw on.
     """
 
@@ -489,7 +487,7 @@ def _sorted_lines(picture: SupplyPicture, calendar: _Calendar, stock: _Stock, we
 
 @dataclass(frozen=True)
 class _Netted:
-    """What netting in one order gives each line, in that order."""
+    """The result of netting lines in one order, one element per line in that order."""
 
     reserved_cover: np.ndarray
     demand: np.ndarray  # open quantity left after the line's own reservation
@@ -589,7 +587,7 @@ def _timing(lines: _Lines, netted: _Netted, events: _Events) -> _Timing:
 
 
 def _status(lines: _Lines, timing: _Timing) -> np.ndarray:
-    """Name the status of lines that stock on hand does not cover; the first condition that holds wins."""
+    """Name the status of lines that stock on hand does not cover; the first condition that is true wins."""
     return np.select(
         [timing.unsupplied > 0, lines.promised == NO_DAY, lines.due <= lines.today, timing.late | timing.uncertain],
         [NO_SUPPLY, NEVER_CONFIRMED, BACKORDERED, AT_RISK],
@@ -599,7 +597,7 @@ def _status(lines: _Lines, timing: _Timing) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Context:
-    """What one netting run shares among its steps."""
+    """The inputs one netting run shares among its steps."""
 
     picture: SupplyPicture
     calendar: _Calendar

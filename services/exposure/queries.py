@@ -238,7 +238,7 @@ OTHER_WAREHOUSES = """
 
 @dataclass(frozen=True)
 class LineSupplyPicture:
-    """What one order line can draw on: its warehouse's stock, inbound supply, and other warehouses' stock."""
+    """The supply one order line can draw on: its warehouse's stock, inbound supply, and other warehouses' stock."""
 
     line: pd.Series
     stock: pd.DataFrame

@@ -35,7 +35,7 @@ class ExposureBusy(RuntimeError):
 
 @dataclass(frozen=True)
 class ExposureRunResult:
-    """What one recompute netted and wrote.
+    """The result of one recompute: what it netted and what it wrote.
 
     item_count is None for a full recompute. rows_exposed counts the lines
     found not on track; the rows deleted, updated and inserted are what the

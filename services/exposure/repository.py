@@ -149,7 +149,11 @@ FLOAT_COLUMNS = {"fill_rate_target", "recent_fill_rate", "late_share"}
 
 
 def _dtype(column: str):
-    return object if column in TEXT_COLUMNS else "float64" if column in FLOAT_COLUMNS else "int64"
+    if column in TEXT_COLUMNS:
+        return object
+    if column in FLOAT_COLUMNS:
+        return "float64"
+    return "int64"
 
 
 def _copy_frame(connection: Connection, query: str, params: dict, columns: Sequence[str]) -> pd.DataFrame:
@@ -234,8 +238,9 @@ def lock_exposure(connection: Connection) -> bool:
     return bool(connection.execute(text("select pg_try_advisory_xact_lock(hashtext('exposure'))")).scalar_one())
 
 
-# The staging table holds quantities, money and scores as integers of their
-# scale and dates as day numbers; the merge turns them into numeric and date.
+# The staging table contains quantities, money and scores as integers of
+# their scale, and dates as day numbers. The merge turns them into numeric
+# and date.
 STAGE = "exposure_stage"
 STAGE_COLUMNS = {
     "so_line_id": "bigint primary key", "job_run_id": "bigint", "status": "text", "shortage_qty": "bigint",
@@ -264,9 +269,9 @@ TARGETS = [EXPOSURE_NAMES.get(name, name) for name in VALUE_COLUMNS]
 SOURCES = [_stage_value(name) for name in VALUE_COLUMNS]
 
 # Rows are compared on their values, so a recompute that finds the same
-# exposure changes no row; computed_at and job_run_id then name the run that
-# last changed a row. Each foreign key check costs a row lock on the
-# referenced table, which made rewriting every row the slowest step.
+# exposure changes no row, and computed_at and job_run_id name the run that
+# last changed a row. Rewriting every row was the slowest step, because each
+# foreign key check of an inserted row locks the referenced row.
 MERGE_DELETE = f"""
     delete from exposure e
     where {{scope}} and not exists (select 1 from {STAGE} s where s.so_line_id = e.so_line_id)

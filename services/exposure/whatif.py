@@ -22,7 +22,7 @@ from services.exposure.settings import PriorityWeights, read_priority_weights
 
 
 class InvalidWhatIf(ValueError):
-    """A what-if names a supplier or purchase order line that cannot be changed; the message says why."""
+    """A what-if names a supplier or purchase order line that cannot be changed; the message names the reason."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ def apply_change(picture: SupplyPicture, change: SupplyChange) -> SupplyPicture:
     """Return the picture with the change applied to the purchase order lines it names and their ASNs.
 
     A delay moves each line's expected date, P90 and ASN dates by the days,
-    counted from the warehouse's business date when the date has passed;
-    the first promise stays, so the slip grows.
+    counted from the warehouse's business date when the date has passed.
+    The first promise stays, so the slip grows.
     """
     purchases = picture.purchases
     chosen = purchases["po_line_id"] == change.po_line_id if change.po_line_id else purchases["supplier_id"] == change.supplier_id
