@@ -721,6 +721,8 @@ def _best_spare(context: _Context, lines: _Lines, netted: _Netted, own: _Lines) 
     lines on it. Ties go to the lower warehouse id. Returns (warehouse id or
     0, spare quantity or 0).
     """
+    # NOTE: each short location counts another warehouse's whole spare stock, so two short warehouses of one
+    # item may both name the same spare units as their root cause.
     none = np.zeros(len(own.key), dtype=np.int64)
     stock, lanes = context.stock, context.picture.lanes
     items = np.unique(own.item_id)
