@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from services.db.engine import check_connection, make_engine
+from services.exposure.recompute import EXPOSURE_JOB_NAME, exposure_job
 from services.settings import Settings
 from services.worker.inbox import INBOX_JOB_NAME, inbox_folders, run_inbox_job
 from services.worker.job_runs import JobOutcome, run_job
@@ -52,6 +53,8 @@ JOBS: tuple[WorkerJob, ...] = (
     # the exports and EDI files that name them. Jobs per folder would run in
     # parallel, in no fixed order.
     WorkerJob(INBOX_JOB_NAME, run_inbox_job, lambda settings: settings.worker_poll_seconds),
+    # Exposure reads what the inbox loaded; with nothing new it recomputes no line.
+    WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
 )
 
 
