@@ -165,6 +165,30 @@ def sync(
         raise typer.Exit(1)
 
 
+@app.command()
+def exposure(
+    as_of: Optional[str] = typer.Option(None, help="Business date to net at, YYYY-MM-DD; default today in each warehouse's zone."),
+) -> None:
+    """Recompute exposure now: net open order lines against supply and print the counts."""
+    from services.db.engine import make_engine
+    from services.db.migrate import upgrade_database
+    from services.exposure.recompute import ExposureBusy, recompute_exposure
+
+    settings = _settings()
+    as_of_date = _parse_as_of(as_of, settings) if as_of else None
+    with _database(settings) as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        try:
+            result = recompute_exposure(engine, as_of=as_of_date)
+        except ExposureBusy as error:
+            _fail(str(error))
+        finally:
+            engine.dispose()
+    for name, value in result.counts().items():
+        typer.echo(f"{name:<24} {value:>10}")
+
+
 def _print_results(results) -> None:
     header = f"{'entity':<24} {'read':>9} {'inserted':>9} {'updated':>9} {'unchanged':>9} {'rejected':>9}"
     typer.echo(header)
