@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from contextlib import contextmanager
 from datetime import date
@@ -187,6 +188,27 @@ def exposure(
             engine.dispose()
     for name, value in result.counts().items():
         typer.echo(f"{name:<24} {value:>10}")
+
+
+@app.command()
+def forecast() -> None:
+    """Refresh the ETA forecasts of open PO lines now and print the counts."""
+    from services.db.engine import make_engine
+    from services.db.migrate import upgrade_database
+    from services.forecast.refresh import refresh_forecasts
+
+    settings = _settings()
+    with _database(settings) as url:
+        engine = make_engine(url)
+        upgrade_database(engine)
+        try:
+            result = refresh_forecasts(engine, workers=os.cpu_count() or 1)
+        finally:
+            engine.dispose()
+    for name, value in result.counts.items():
+        typer.echo(f"{name:<24} {value:>10}")
+    for failure in result.failures:
+        typer.echo(f"failed: {failure}")
 
 
 def _print_results(results) -> None:

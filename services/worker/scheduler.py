@@ -46,6 +46,16 @@ class WorkerJob:
     interval_seconds: Callable[[Settings], int]
 
 
+FORECAST_JOB_NAME = "forecast"
+FORECAST_INTERVAL_SECONDS = 3600
+
+
+def forecast_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
+    """Refresh the ETA forecasts; imported here because the forecast package imports the worker's JobOutcome."""
+    from services.forecast.refresh import forecast_job as refresh_job
+
+    return refresh_job(engine, job_run_id, settings)
+
 # Every job of the worker. run_once runs them in this order, so a job comes
 # after the jobs whose output it reads.
 JOBS: tuple[WorkerJob, ...] = (
@@ -53,7 +63,10 @@ JOBS: tuple[WorkerJob, ...] = (
     # the exports and EDI files that name them. Jobs per folder would run in
     # parallel, in no fixed order.
     WorkerJob(INBOX_JOB_NAME, run_inbox_job, lambda settings: settings.worker_poll_seconds),
-    # Exposure reads what the inbox loaded; with nothing new it recomputes no line.
+    # Forecasts refit only series with new receipts, so an hourly run costs little.
+    WorkerJob(FORECAST_JOB_NAME, forecast_job, lambda settings: FORECAST_INTERVAL_SECONDS),
+    # Exposure reads what the inbox loaded and the forecast ETAs; with nothing
+    # new it recomputes no line.
     WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
 )
 
