@@ -58,6 +58,21 @@ def _database(settings: Settings, *, own_embedded_server: bool = False) -> Itera
         _fail(str(error))
 
 
+@contextmanager
+def _migrated_engine(settings: Settings) -> Iterator:
+    """Yield an engine on a reachable database at the newest migration; dispose of it at exit."""
+    from services.db.engine import make_engine
+    from services.db.migrate import upgrade_database
+
+    with _database(settings) as url:
+        engine = make_engine(url)
+        try:
+            upgrade_database(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @app.command()
 def up(
     demo: Optional[bool] = typer.Option(
@@ -100,8 +115,6 @@ def load(
     source: str = typer.Option("erp", help="Name of the source system, stored with every record."),
 ) -> None:
     """Load canonical CSV files now and print the counts of each sync run."""
-    from services.db.engine import make_engine
-    from services.db.migrate import upgrade_database
     from services.sync.canonical import FileRejected, canonical_files, load_canonical_file, load_canonical_folder
 
     settings = _settings()
@@ -113,9 +126,7 @@ def load(
             typer.echo(f"skipped {skipped_path.name}: {reason}")
         if not loadable:
             _fail(f"{path} holds no canonical CSV file; see docs/data-formats.md for the file names")
-    with _database(settings) as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
+    with _migrated_engine(settings) as engine:
         try:
             if path.is_dir():
                 results = load_canonical_folder(engine, path, source=source, business_timezone=settings.business_timezone)
@@ -123,8 +134,6 @@ def load(
                 results = [load_canonical_file(engine, path, source=source, business_timezone=settings.business_timezone)]
         except FileRejected as error:
             _fail(str(error))
-        finally:
-            engine.dispose()
     _print_results(results)
 
 
@@ -134,8 +143,6 @@ def sync(
     as_of: Optional[str] = typer.Option(None, help="Replay date for frePPLe fixtures, YYYY-MM-DD; default: the fixture's own current date."),
 ) -> None:
     """Load files through the connector each one needs and print the counts per file."""
-    from services.db.engine import make_engine
-    from services.db.migrate import upgrade_database
     from services.sync.sources import sync_paths
 
     settings = _settings()
@@ -143,13 +150,8 @@ def sync(
     if missing:
         _fail(f"{', '.join(missing)} does not exist; name files or folders to load")
     replay = _parse_as_of(as_of, settings) if as_of else None
-    with _database(settings) as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
-        try:
-            synced = sync_paths(engine, paths, settings, as_of=replay)
-        finally:
-            engine.dispose()
+    with _migrated_engine(settings) as engine:
+        synced = sync_paths(engine, paths, settings, as_of=replay)
     failed = 0
     for synced_file in synced:
         if synced_file.kind == "skipped":
@@ -171,21 +173,15 @@ def exposure(
     as_of: Optional[str] = typer.Option(None, help="Business date to net at, YYYY-MM-DD; default today in each warehouse's zone."),
 ) -> None:
     """Recompute exposure now: net open order lines against supply and print the counts."""
-    from services.db.engine import make_engine
-    from services.db.migrate import upgrade_database
     from services.exposure.recompute import ExposureBusy, recompute_exposure
 
     settings = _settings()
     as_of_date = _parse_as_of(as_of, settings) if as_of else None
-    with _database(settings) as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
+    with _migrated_engine(settings) as engine:
         try:
             result = recompute_exposure(engine, as_of=as_of_date)
         except ExposureBusy as error:
             _fail(str(error))
-        finally:
-            engine.dispose()
     for name, value in result.counts().items():
         typer.echo(f"{name:<24} {value:>10}")
 
@@ -193,18 +189,11 @@ def exposure(
 @app.command()
 def forecast() -> None:
     """Refresh the ETA forecasts of open PO lines now and print the counts."""
-    from services.db.engine import make_engine
-    from services.db.migrate import upgrade_database
     from services.forecast.refresh import refresh_forecasts
 
     settings = _settings()
-    with _database(settings) as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
-        try:
-            result = refresh_forecasts(engine, workers=os.cpu_count() or 1)
-        finally:
-            engine.dispose()
+    with _migrated_engine(settings) as engine:
+        result = refresh_forecasts(engine, workers=os.cpu_count() or 1)
     for name, value in result.counts.items():
         typer.echo(f"{name:<24} {value:>10}")
     for failure in result.failures:
@@ -281,16 +270,11 @@ def demo_load(
     lines: int = typer.Option(20_000, help="Open sales order lines, from 1,000 to 1,000,000."),
 ) -> None:
     """Generate the demo distributor under the data folder and load it."""
-    from services.db.engine import make_engine
-    from services.db.migrate import upgrade_database
     from services.launcher import load_demo
 
     settings = _settings()
-    with _database(settings) as url:
-        engine = make_engine(url)
-        upgrade_database(engine)
+    with _migrated_engine(settings) as engine:
         load_demo(engine, settings, seed=seed, lines=lines)
-        engine.dispose()
 
 
 def _parse_as_of(raw: str | None, settings: Settings) -> date:

@@ -39,10 +39,10 @@ class AlreadyRunning(LaunchError):
 
 @contextmanager
 def single_instance(settings: Settings) -> Iterator[None]:
-    """Hold an exclusive lock on the data folder for as long as the product runs.
+    """Lock the data folder exclusively for as long as the product runs.
 
-    Raises AlreadyRunning when another process holds it, before anything is
-    started, so a second `up` cannot stop the first one's database.
+    Raises AlreadyRunning when another process has the lock, before anything
+    is started, so a second `up` cannot stop the first one's database.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock_path = settings.data_dir / "control-tower.lock"
@@ -85,7 +85,11 @@ def check_port_free(address: str, port: int) -> None:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to send SIGTERM to this child when the launcher dies, so nothing is left behind."""
+    """Ask Linux to send SIGTERM to this child when the launcher dies.
+
+    This covers the app and the worker. An embedded PostgreSQL left by a killed
+    launcher keeps running until the next `up` adopts and stops it.
+    """
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 
 from services.db import schema
 from services.db.engine import make_engine
@@ -25,7 +25,7 @@ from services.exposure import queries
 from services.exposure.recompute import recompute_exposure
 from services.exposure.whatif import InvalidWhatIf, SupplyChange, cancel_po_line, delay_po_line, delay_supplier, simulate_supply_change
 from tests.builders import make_customer, make_item, make_order_line, make_po_line, make_supplier, make_warehouse
-from tests.test_exposure_recompute import EXPOSURE_COLUMNS, _lineage, exposure_rows, make_inventory, make_supplier_event
+from tests.test_exposure_recompute import _lineage, exposure_rows, make_inventory, make_supplier_event
 
 AS_OF = date(2026, 3, 2)
 

@@ -10,9 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from services.db import schema
 from services.sync.frepple import (
     FixtureRejected,
     InvalidFixtureValue,

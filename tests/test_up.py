@@ -103,7 +103,7 @@ def test_up_restart_keeps_data_and_processes(tmp_path):
     assert second_exit == 0
 
 
-def test_up_with_port_in_use_exits_with_one_line(tmp_path):
+def test_up_port_in_use_one_line(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -1,8 +1,8 @@
 """The canonical schema: master, transaction, derived, workflow and operations tables.
 
-Quantities are in the item's base unit as numeric; money is numeric with a
-currency code; instants are timestamptz (UTC); business dates are date in the
-warehouse's time zone. Every synced table carries its source, source key,
+Quantities are numeric in the item's base unit, and money is numeric with a
+currency code. Instants are timestamptz (UTC), and business dates are date in
+the warehouse's time zone. Every synced table carries its source, source key,
 source timestamp and the sync run that last changed the row.
 """
 

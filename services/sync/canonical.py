@@ -2,7 +2,7 @@
 
 Each file is one sync run and one transaction. Valid records are copied into
 a temporary staging table and merged by one set-based upsert keyed on
-(source, source_key); a record never overwrites a row whose source timestamp
+(source, source_key). A record never overwrites a row whose source timestamp
 is newer. Rejected records go to quarantine with their reason and line.
 Counts balance: read = inserted + updated + unchanged + rejected.
 """
@@ -283,8 +283,8 @@ def _copy_csv_file(connection: Connection, path: Path, header: list[str]) -> Non
 def _fill_from_csv(connection: Connection, entity: Entity, path: Path) -> set[str]:
     """Fill the raw table from a CSV file: COPY when the file is regular, the csv module otherwise.
 
-    COPY rejects rows with a missing or an extra field; the csv module reads
-    them (a missing field is blank), so such a file takes the slower path.
+    COPY rejects rows with a missing or an extra field. The csv module reads
+    them, with a missing field as blank, so such a file takes the slower path.
     """
     header = _read_header(path, entity)
     savepoint = connection.begin_nested()
@@ -474,9 +474,9 @@ def load_canonical_file(
 ) -> SyncResult:
     """Load one canonical CSV file as one sync run.
 
-    Raises FileRejected when the file as a whole cannot be read (empty, a
-    required column missing, not UTF-8); the run is then recorded as failed
-    and nothing from the file is written.
+    Raises FileRejected when the file as a whole cannot be read: it is empty,
+    a required column is missing, or it is not UTF-8. The run is then
+    recorded as failed and nothing from the file is written.
     """
     path = Path(path)
     entity = entity or entity_for_file_name(path.name)

@@ -29,7 +29,7 @@ CHECKED = "sync_checked"
 
 
 def _v(name: str) -> sql.Composable:
-    """The trimmed raw text of a column, NULL when blank."""
+    """Return the trimmed raw text of a column, NULL when blank."""
     return sql.SQL("t.{}").format(sql.Identifier(name))
 
 
@@ -86,12 +86,12 @@ def _typed(column: Column) -> sql.Composable:
 
 
 def _raw(name: str) -> sql.Composable:
-    """The trimmed raw text of a column as kept by the parsed step."""
+    """Return the trimmed raw text of a column as the parsed step keeps it."""
     return sql.SQL("p.{}").format(sql.Identifier(f"raw_{name}"))
 
 
 def _not_parsed_reason(column: Column, raw: sql.Composable, typed: sql.Composable) -> sql.Composable | None:
-    """A WHEN branch for a cell that is present but did not parse; None for kinds that always parse."""
+    """Build a WHEN branch for a cell that is present but did not parse; None for kinds that always parse."""
     shown = sql.SQL("{name} || ': ' || ct_repr({raw})").format(name=_literal(column.name), raw=raw)
     messages = {
         "decimal": " is not a number (write 12.5, not 12,5 or text)",
@@ -219,9 +219,9 @@ def build_check_statement(entity: Entity, raw_columns: set[str]) -> sql.Composab
     materialized so that each cell is parsed once, not once per reference.
     """
     # TODO: this statement and the upsert make a load 35 to 55 times slower than a
-    # raw COPY of the same file (docs/benchmarks.md); the target is 4 times. Next
-    # steps: pg_input_is_valid on PostgreSQL 16 and later instead of regular
-    # expressions, and one optimistic cast pass that falls back to this one.
+    # raw COPY of the same file (docs/benchmarks.md), and the target is 4 times.
+    # Next steps: pg_input_is_valid on PostgreSQL 16 and later in place of
+    # regular expressions, and one optimistic cast pass that falls back to this one.
     names = [c.name for c in entity.columns] + ["source_key", "source_updated_at"]
     trimmed = sql.SQL(", ").join(
         sql.SQL("nullif(btrim(r.{name}), '') as {name}").format(name=sql.Identifier(name))

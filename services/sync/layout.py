@@ -2,8 +2,8 @@
 
 docs/data-formats.md describes the same layout for people who write exports.
 A column marked ``qty`` is converted from the row's ``unit`` to the item's
-base unit; a column marked ``price`` is a price per row unit and is divided
-by the same factor.
+base unit. A column marked ``price`` is a price per row unit, so it is
+divided by the same factor.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def classify(path: Path, folders: list[Path]) -> tuple[str, str]:
 
 
 def frepple_current_date(path: Path) -> date | None:
-    """The fixture's own current date (frePPLe's currentdate parameter), or None."""
+    """Return the fixture's own current date (frePPLe's currentdate parameter), or None."""
     for record in json.loads(path.read_text(encoding="utf-8")):
         fields = record.get("fields", {}) if isinstance(record, dict) else {}
         if record.get("model") == "common.parameter" and fields.get("name") == "currentdate":

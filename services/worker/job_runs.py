@@ -32,7 +32,7 @@ class JobStatus(StrEnum):
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What a job function returns when the counts alone do not tell its status.
+    """Result of a job function whose counts alone do not give its status.
 
     A partial outcome means the run did only part of its work, and `error`
     then names the part that failed and the reason.
