@@ -1,0 +1,1 @@
+"""Who is signed in, what their role allows, and sign-in with hashed passwords."""
