@@ -21,7 +21,7 @@ from seed_data.situations import SituationPlan
 HEALTHY, SHORT_INBOUND, SHORT_LATE, SHORT_UNSUPPLIED, IDLE, SEEDED = range(6)
 # Shares of locations with open demand: healthy, short with supply on order, short with a late order.
 # The rest are short with nothing on order.
-CATEGORY_SHARES = (0.82, 0.09, 0.05)
+CATEGORY_SHARES = (0.80, 0.06, 0.10)
 ALLOCATION_HORIZON_DAYS = 14  # open lines due within this many days get stock allocated
 
 
@@ -40,7 +40,7 @@ class Stock:
 
 
 def _healthy_on_hand(rng, demand, typical):
-    cover = demand * rng.uniform(1.05, 2.5, demand.shape) + typical * rng.uniform(0, 3, demand.shape)
+    cover = demand * rng.uniform(1.0, 1.5, demand.shape) + typical * rng.uniform(0, 1, demand.shape)
     return np.ceil(cover).astype(np.int64)
 
 

@@ -18,6 +18,7 @@ from services.exposure.recompute import (
     recompute_exposure,
     recompute_exposure_for_supplier_events,
 )
+from services.exposure.queries import root_cause_pareto
 from services.exposure.repository import business_dates
 from services.exposure.settings import InvalidPriorityWeights
 from services.settings import load_settings
@@ -370,6 +371,15 @@ def test_seeded_supplier_delay_tops_supplier_delays_by_revenue(engine, demo):
     assert {row.root_cause_detail["slip_days"] for row in waiting} == {(delay.new_date - delay.old_date).days}
     assert {row.root_cause_detail["original_date"] for row in waiting} == {delay.old_date.isoformat()}
     assert {row.status for row in waiting} <= {"at_risk", "backordered"}
+
+
+def test_supplier_delay_is_the_demo_top_root_cause_by_revenue(engine, demo):
+    recompute_exposure(engine, as_of=AS_OF)
+
+    pareto = root_cause_pareto(engine)
+
+    assert pareto.iloc[0]["root_cause"] == "supplier_delay"
+    assert pareto.iloc[0]["revenue_at_risk"] > pareto.iloc[1]["revenue_at_risk"]
 
 
 def test_strategic_customers_top_the_demo_priority_list(engine, demo):
