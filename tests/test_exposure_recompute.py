@@ -24,7 +24,16 @@ from services.exposure.settings import InvalidPriorityWeights
 from services.settings import load_settings
 from services.sync.canonical import load_canonical_folder
 from services.worker.job_runs import run_job
-from tests.builders import NOW, make_customer, make_item, make_order_line, make_po_line, make_supplier, make_warehouse
+from tests.builders import (
+    NOW,
+    make_customer,
+    make_item,
+    make_order_line,
+    make_po_line,
+    make_supplier,
+    make_sync_run,
+    make_warehouse,
+)
 
 AS_OF = date(2026, 3, 2)
 ORDER_DATE = date(2026, 3, 1)
@@ -274,6 +283,33 @@ def test_recompute_changes_only_rows_whose_values_changed(engine, place):
     assert (second.rows_exposed, second.rows_inserted, second.rows_updated, second.rows_deleted) == (1, 0, 1, 1)
     assert (third.rows_exposed, third.rows_inserted, third.rows_updated, third.rows_deleted) == (1, 0, 0, 0)
     assert [(row["so_line_id"], row["shortage_qty"]) for row in exposure_rows(engine)] == [(kept["id"], Decimal("4.000000"))]
+
+
+def test_item_recompute_reuses_customer_facts_until_order_lines_are_synced(engine, place):
+    with engine.begin() as connection:
+        exposed = line(connection, place, ordered_qty=Decimal(5), order_date=date(2026, 2, 15), requested_date=date(2026, 2, 20))
+    recompute_exposure(engine, as_of=AS_OF)
+    before = exposure_rows(engine)[0]
+    with engine.begin() as connection:
+        # A recent line of the customer shipped in full on its first promise: the late share falls from 1 to 1/2.
+        line(connection, place, ordered_qty=Decimal(4), shipped_qty=Decimal(4), status="shipped",
+             order_date=date(2026, 2, 1), requested_date=date(2026, 2, 5),
+             first_promised_date=date(2026, 2, 5), current_promised_date=date(2026, 2, 5))
+
+    recompute_exposure(engine, as_of=AS_OF, item_ids=[place["item_id"]])
+    reused = exposure_rows(engine)[0]
+    with engine.begin() as connection:
+        started = datetime.now(timezone.utc)
+        make_sync_run(connection, read_count=1, started_at=started, finished_at=started + timedelta(seconds=1))
+    recompute_exposure(engine, as_of=AS_OF, item_ids=[place["item_id"]])
+    refreshed = exposure_rows(engine)[0]
+    recompute_exposure(engine, as_of=AS_OF)
+
+    assert reused["so_line_id"] == exposed["id"]
+    assert reused == before
+    # Churn: 10 points x share / (share + 0.2).
+    assert (before["score_churn"], refreshed["score_churn"]) == (Decimal("8.3333"), Decimal("7.1429"))
+    assert exposure_rows(engine) == [refreshed]
 
 
 def test_weights_from_business_settings_change_the_score(engine, place):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -549,6 +550,20 @@ exposure = Table(
     *_not_negative("shortage_qty", "backlog_age_days"),
     Index("ix_exposure_priority_score", text("priority_score desc")),
     Index("ix_exposure_root_cause", "root_cause"),
+)
+
+# The recent history figures of a customer's priority score (90-day fill
+# rate and late share), written by each full exposure recompute, so that a
+# recompute of a few items reads them instead of aggregating the history of
+# every customer those items serve.
+customer_facts = Table(
+    "customer_facts",
+    metadata,
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("reference_date", Date, nullable=False),
+    Column("recent_fill_rate", Float(53)),
+    Column("late_share", Float(53)),
+    Column("computed_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
 )
 
 eta_forecasts = Table(

@@ -105,7 +105,9 @@ def _recompute(connection: Connection, *, as_of, item_ids, job_run_id) -> Exposu
     if not repository.lock_exposure(connection):
         raise ExposureBusy("another exposure recompute is writing the exposure table; run again when it has finished")
     weights = read_priority_weights(connection)
-    picture = repository.load_picture(connection, as_of=as_of, item_ids=item_ids)
+    picture = repository.load_picture(
+        connection, as_of=as_of, item_ids=item_ids, store_customer_facts=item_ids is None
+    )
     loaded = time.perf_counter()
 
     exposure = net_exposure(picture, weights)

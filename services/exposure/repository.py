@@ -65,25 +65,57 @@ ITEM_COSTS = "select id as item_id, (unit_cost * 10000)::bigint as unit_cost fro
 # the reference date. Fill rate is their shipped share of the quantity due.
 # A recent line is late when it is still open past due, or when its promise
 # was moved later than first promised.
-CUSTOMER_FACTS = """
-    with recent as (
-        select customer_id,
-               sum(shipped_qty) / nullif(sum(ordered_qty - cancelled_qty), 0) as recent_fill_rate,
-               avg(case when (status = 'open' and ordered_qty - shipped_qty - cancelled_qty > 0)
-                          or current_promised_date > first_promised_date
-                        then 1.0 else 0.0 end) as late_share
-        from sales_order_lines
-        where requested_date >= %(window_start)s and requested_date < %(reference)s
-          and coalesce(current_promised_date, requested_date) < %(reference)s
-          and customer_id = any(%(customer_ids)s::bigint[])
-        group by customer_id
-    )
-    select c.id as customer_id, c.tier, (c.late_penalty_per_day * 10000)::bigint as late_penalty,
-           c.fill_rate_target::float8 as fill_rate_target,
-           recent.recent_fill_rate::float8 as recent_fill_rate, recent.late_share::float8 as late_share
+RECENT_HISTORY = """
+    select customer_id,
+           (sum(shipped_qty) / nullif(sum(ordered_qty - cancelled_qty), 0))::float8 as recent_fill_rate,
+           avg(case when (status = 'open' and ordered_qty - shipped_qty - cancelled_qty > 0)
+                      or current_promised_date > first_promised_date
+                    then 1.0 else 0.0 end)::float8 as late_share
+    from sales_order_lines
+    where requested_date >= %(window_start)s and requested_date < %(reference)s
+      and coalesce(current_promised_date, requested_date) < %(reference)s
+      and customer_id = any(%(customer_ids)s::bigint[])
+    group by customer_id
+"""
+
+CUSTOMER_TERMS = """
+    c.id as customer_id, c.tier, (c.late_penalty_per_day * 10000)::bigint as late_penalty,
+    c.fill_rate_target::float8 as fill_rate_target
+"""
+
+CUSTOMER_FACTS = f"""
+    with recent as ({RECENT_HISTORY})
+    select {CUSTOMER_TERMS}, recent.recent_fill_rate, recent.late_share
     from customers c
     left join recent on recent.customer_id = c.id
     where c.id = any(%(customer_ids)s::bigint[])
+"""
+
+# A full recompute stores the history figures of the customers it scores.
+# Only history in sales_order_lines feeds them, and tier, penalty and
+# target are read live, so stored figures hold until the reference date
+# moves or a sync changes order lines.
+STORE_CUSTOMER_FACTS = f"""
+    with recent as ({RECENT_HISTORY})
+    insert into customer_facts (customer_id, reference_date, recent_fill_rate, late_share)
+    select c.id, %(reference)s, recent.recent_fill_rate, recent.late_share
+    from customers c
+    left join recent on recent.customer_id = c.id
+    where c.id = any(%(customer_ids)s::bigint[])
+"""
+
+STORED_CUSTOMER_FACTS = f"""
+    select {CUSTOMER_TERMS}, f.recent_fill_rate, f.late_share
+    from customer_facts f
+    join customers c on c.id = f.customer_id
+    where f.customer_id = any(%(customer_ids)s::bigint[])
+      and f.reference_date = %(reference)s
+"""
+STILL_HOLD = """
+      and f.computed_at >= coalesce(
+          (select max(r.finished_at) from sync_runs r
+           where r.entity = 'sales_order_lines' and r.status = 'succeeded' and r.inserted_count + r.updated_count > 0),
+          '-infinity')
 """
 
 STOCK = """
@@ -183,11 +215,20 @@ def business_dates(warehouses: pd.DataFrame, as_of: date | None, now: datetime |
     return np.array([day_number(now.astimezone(ZoneInfo(zone)).date()) for zone in warehouses["time_zone"]], dtype=np.int64)
 
 
-def load_picture(connection: Connection, *, as_of: date | None = None, item_ids: Sequence[int] | None = None) -> SupplyPicture:
+def load_picture(
+    connection: Connection,
+    *,
+    as_of: date | None = None,
+    item_ids: Sequence[int] | None = None,
+    store_customer_facts: bool = False,
+) -> SupplyPicture:
     """Load the open lines and the supply of the given items (every item when None) as one picture.
 
     Customer facts are read only for customers with lines that stock does
-    not settle, because the netting scores no other line.
+    not settle, because the netting scores no other line. A picture of
+    some items reads the facts the last full recompute stored where they
+    still hold; store_customer_facts replaces the stored facts with the
+    ones this picture computes (a full recompute, in its transaction).
     """
     warehouses = _copy_frame(connection, WAREHOUSES, {}, ("warehouse_id", "warehouse_code", "time_zone"))
     warehouses["today"] = business_dates(warehouses, as_of)
@@ -196,9 +237,14 @@ def load_picture(connection: Connection, *, as_of: date | None = None, item_ids:
     _fill_item_costs(connection, lines, item_ids, params)
     stock = _copy_frame(connection, STOCK.format(item_filter=_item_filter(item_ids, "item_id")[0]), params, STOCK_COLUMNS)
     reference = date_of_day(int(warehouses["today"].max())) if len(warehouses) else as_of or date.today()
+    customer_ids = customers_to_score(lines, stock).tolist()
+    if store_customer_facts:
+        customers = _store_customer_facts(connection, reference, customer_ids)
+    else:
+        customers = load_customer_facts(connection, reference, customer_ids, reuse_stored=item_ids is not None)
     return SupplyPicture(
         lines=lines,
-        customers=load_customer_facts(connection, reference, customers_to_score(lines, stock).tolist()),
+        customers=customers,
         stock=stock,
         purchases=_copy_frame(
             connection, OPEN_PURCHASES.format(item_filter=_item_filter(item_ids, "p.item_id")[0]), params, PURCHASE_COLUMNS
@@ -221,16 +267,48 @@ def _fill_item_costs(connection: Connection, lines: pd.DataFrame, item_ids, para
     lines.loc[missing, "unit_cost"] = by_item.reindex(lines.loc[missing, "item_id"]).to_numpy(np.int64)
 
 
-def load_customer_facts(connection: Connection, reference: date, customer_ids: Sequence[int]) -> pd.DataFrame:
-    """Return tier, penalty, fill-rate target, recent fill rate and late share of the customers."""
-    if not len(customer_ids):
-        return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in CUSTOMER_COLUMNS})
-    params = {
+def _customer_params(reference: date, customer_ids: Sequence[int]) -> dict:
+    return {
         "window_start": reference - timedelta(days=RECENT_DAYS),
         "reference": reference,
         "customer_ids": [int(customer) for customer in customer_ids],
     }
-    return _copy_frame(connection, CUSTOMER_FACTS, params, CUSTOMER_COLUMNS)
+
+
+def _no_customers() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in CUSTOMER_COLUMNS})
+
+
+def load_customer_facts(
+    connection: Connection, reference: date, customer_ids: Sequence[int], *, reuse_stored: bool = False
+) -> pd.DataFrame:
+    """Return tier, penalty, fill-rate target, recent fill rate and late share of the customers.
+
+    With reuse_stored, customers whose facts the last full recompute stored
+    for this reference date, with no order lines synced since, take those;
+    the others are computed from their history.
+    """
+    if not len(customer_ids):
+        return _no_customers()
+    params = _customer_params(reference, customer_ids)
+    if not reuse_stored:
+        return _copy_frame(connection, CUSTOMER_FACTS, params, CUSTOMER_COLUMNS)
+    stored = _copy_frame(connection, STORED_CUSTOMER_FACTS + STILL_HOLD, params, CUSTOMER_COLUMNS)
+    missing = np.setdiff1d(np.asarray(params["customer_ids"], dtype=np.int64), stored["customer_id"].to_numpy(np.int64))
+    if not len(missing):
+        return stored
+    computed = _copy_frame(connection, CUSTOMER_FACTS, _customer_params(reference, missing.tolist()), CUSTOMER_COLUMNS)
+    return pd.concat([stored, computed], ignore_index=True)
+
+
+def _store_customer_facts(connection: Connection, reference: date, customer_ids: Sequence[int]) -> pd.DataFrame:
+    """Replace the stored customer facts with those of these customers, and return them."""
+    connection.exec_driver_sql("delete from customer_facts")
+    if not len(customer_ids):
+        return _no_customers()
+    params = _customer_params(reference, customer_ids)
+    connection.connection.driver_connection.cursor().execute(STORE_CUSTOMER_FACTS, params)
+    return _copy_frame(connection, STORED_CUSTOMER_FACTS, params, CUSTOMER_COLUMNS)
 
 
 def lock_exposure(connection: Connection) -> bool:
