@@ -97,8 +97,9 @@ def seed_message_templates(connection: Connection) -> int:
         {"code": t.code, "name": t.name, "subject": t.subject, "body": t.body, "approved": True}
         for t in DEFAULT_TEMPLATES
     ]
-    statement = insert(schema.message_templates).values(rows).on_conflict_do_nothing(index_elements=["code"])
-    return connection.execute(statement).rowcount
+    table = schema.message_templates
+    statement = insert(table).values(rows).on_conflict_do_nothing(index_elements=["code"]).returning(table.c.code)
+    return len(connection.execute(statement).all())
 
 
 def load_template(connection: Connection, code: str) -> Mapping | None:
