@@ -132,3 +132,19 @@ def _impact(row) -> str:
     if row.cost:
         parts.append(f"costs {row.cost:,.2f} {row.currency}")
     return ", ".join(parts)
+
+
+class UnknownUser(LookupError):
+    """No active user has the given username."""
+
+
+def load_actor(engine: Engine, username: str) -> Actor:
+    """Return the Actor of an active user by username, for commands run on a user's behalf; raise UnknownUser."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("select id, username, role, approval_limit, display_name from users where username = :name and active"),
+            {"name": username},
+        ).mappings().first()
+    if row is None:
+        raise UnknownUser(f"no active user is named {username!r}; check the name in the users table")
+    return Actor(row["username"], Role(row["role"]), row["approval_limit"], row["id"], row["display_name"])
