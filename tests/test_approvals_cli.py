@@ -27,7 +27,8 @@ def test_approve_auto_then_deliver_outbox(engine, database_url, tmp_path):
 
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout.splitlines()[0] == "approved 1, refused 1"
-    assert "needs 3 units" in approved.stdout and "only 2 remain available" in approved.stdout
+    assert "needs 3 units" in approved.stdout
+    assert "only 2 remain available" in approved.stdout
     assert delivered.stdout.split() == ["written", "2", "already_present", "0", "retried", "0", "failed", "0"]
     assert len(list((tmp_path / "outbound" / "erp").glob("*.json"))) == 1
     assert len(list((tmp_path / "outbound" / "tasks").glob("*.json"))) == 1

@@ -180,7 +180,7 @@ def test_double_click_yields_one_decision_and_one_allocation(engine, stock):
         barrier.wait()
         try:
             outcomes.append(approve_recommendation(engine, stock["planner"], recommendation["id"]))
-        except Exception as error:  # the second click's answer is the outcome under test
+        except Exception as error:  # the second click's AlreadyDecided is the outcome under test
             outcomes.append(error)
 
     threads = [threading.Thread(target=click) for _ in range(2)]
@@ -247,7 +247,7 @@ def test_order_line_change_is_named(engine, stock):
     assert raised.value.changes == ["cancelled quantity of order SO-7 line 1 changed from 0 to 2"]
 
 
-def test_planner_over_limit_and_executive_are_refused_and_audited(engine, stock):
+def test_over_limit_and_executive_refused_audited(engine, stock):
     with engine.begin() as connection:
         line = _line(connection, stock, ordered_qty=Decimal(6), unit_price=Decimal("1000.00"))
         recommendation = make_recommendation(connection, so_line_id=line["id"])

@@ -141,7 +141,7 @@ def test_seeding_templates_is_idempotent(engine):
     assert (first, second, subject) == (3, 0, "Edited")
 
 
-def test_unapproved_template_gives_a_task_to_write_by_hand(engine):
+def test_unapproved_template_asks_for_handwritten_message(engine):
     with engine.begin() as connection:
         seed_message_templates(connection)
         connection.execute(update(schema.message_templates).values(approved=False))

@@ -108,7 +108,7 @@ def test_retry_delay_doubles_up_to_an_hour():
     assert [retry_delay(attempts).total_seconds() for attempts in (1, 2, 3, 7, 8)] == [30, 60, 120, 1920, 3600]
 
 
-def test_customer_mail_is_an_eml_with_the_message_id(engine, tmp_path):
+def test_customer_mail_eml_has_message_id(engine, tmp_path):
     with engine.begin() as connection:
         item = make_item(connection, sku="SKU-M", description="Cable tie")
         warehouse = make_warehouse(connection)

@@ -1,9 +1,9 @@
 """Use cases of a decision on a recommendation: approve one, reject one, approve every proposed 'auto' one.
 
-Each decision is one transaction: it locks the recommendation, checks the
-role, the limit, the data version and what remains of the supply, then writes
-the decision, the allocation, the tasks, the customer message draft, the
-audit entry and the outbox messages together, or nothing. A refusal of the
+Each decision is one transaction. It locks the recommendation and checks the
+role, the limit, the data version and what remains of the supply. Then it
+writes the decision, the allocation, the tasks, the customer message draft,
+the audit entry and the outbox messages together, or nothing. A refusal of the
 role, the limit, the quantity or the supply is audited in a transaction of
 its own, because the decision's transaction rolls back. A stale
 recommendation is marked 'stale' and audited in the decision's transaction,
@@ -60,7 +60,6 @@ logger = logging.getLogger(__name__)
 ENTITY = "recommendation"
 ERP_TARGET = "erp"
 TASKS_TARGET = "tasks"
-CUSTOMER_MAIL_TARGET = "customer_mail"
 
 
 class MissingReason(ApprovalRefused):
@@ -69,7 +68,7 @@ class MissingReason(ApprovalRefused):
 
 @dataclass(frozen=True)
 class DecisionResult:
-    """What one decision wrote; the ids are None or empty for what a rejection or an escalation does not write."""
+    """The rows one decision wrote; ids are None or empty for rows a rejection or an escalation does not write."""
 
     recommendation_id: int
     decision: str
@@ -446,7 +445,7 @@ def _reject(connection: Connection, actor: Actor, recommendation_id: int, reason
 
 
 def _audit_refusal(engine: Engine, actor: Actor, action: str, recommendation_id: int | None, error: Exception) -> None:
-    """Audit a refused attempt, except the answer to a second click and a missing row, which change nothing."""
+    """Audit a refused attempt, except AlreadyDecided from a second click and a missing row, which change nothing."""
     if isinstance(error, (AlreadyDecided, RecommendationNotFound, StaleRecommendation)):
         return
     rule = getattr(error, "rule", "role must allow the action")

@@ -7,7 +7,6 @@ supply row, so two approvals never wait for each other in a cycle.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
@@ -215,7 +214,3 @@ def insert_outbox(connection: Connection, target: str, kind: str, payload: Mappi
         )
     )
     return message_id
-
-
-def dates_as_text(value: date | None) -> str:
-    return value.isoformat() if value else "not set"

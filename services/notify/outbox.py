@@ -1,4 +1,4 @@
-"""The outbox writer: deliver pending outbox messages as files, one folder per target, each message exactly once.
+"""The outbox writer: deliver pending outbox messages as files, one folder per target and one file per message.
 
 | target | folder | file |
 |---|---|---|
