@@ -24,8 +24,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo distributor: generate its files or load them.", no_args_is_help=True)
+approvals_app = typer.Typer(help="Governed decisions on recommendations and their write-back.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(approvals_app, name="approvals")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -198,6 +200,49 @@ def forecast() -> None:
         typer.echo(f"{name:<24} {value:>10}")
     for failure in result.failures:
         typer.echo(f"failed: {failure}")
+
+
+@approvals_app.command("approve-auto")
+def approvals_approve_auto(
+    user: str = typer.Option(..., help="Username of the planner or operations leader the approvals are made as."),
+) -> None:
+    """Approve every proposed 'auto' recommendation as USER, one transaction each, and print each refusal."""
+    from services.approvals import approve_all_auto
+    from services.approvals.queries import UnknownUser, load_actor
+    from services.auth.roles import RoleRefused
+
+    settings = _settings()
+    with _migrated_engine(settings) as engine:
+        try:
+            summary = approve_all_auto(engine, load_actor(engine, user))
+        except (UnknownUser, RoleRefused) as error:
+            _fail(str(error))
+    typer.echo(f"approved {len(summary.approved)}, refused {len(summary.refused)}")
+    for recommendation_id, reason in summary.refused:
+        typer.echo(f"refused {recommendation_id}: {reason}")
+
+
+@approvals_app.command("seed-templates")
+def approvals_seed_templates() -> None:
+    """Insert the default approved customer message templates whose code is missing."""
+    from services.approvals.templates import seed_message_templates
+
+    settings = _settings()
+    with _migrated_engine(settings) as engine, engine.begin() as connection:
+        inserted = seed_message_templates(connection)
+    typer.echo(f"inserted {inserted} templates")
+
+
+@approvals_app.command("deliver-outbox")
+def approvals_deliver_outbox() -> None:
+    """Deliver the due outbox messages now as files under <data>/outbound/<target>/ and print the counts."""
+    from services.notify.outbox import deliver_outbox
+
+    settings = _settings()
+    with _migrated_engine(settings) as engine:
+        result = deliver_outbox(engine, settings.outbound_dir, mail_from=settings.mail_from)
+    for name, value in result.counts().items():
+        typer.echo(f"{name:<24} {value:>10}")
 
 
 def _print_results(results) -> None:

@@ -33,6 +33,7 @@ class Settings:
     app_address: str
     app_port: int
     worker_poll_seconds: int
+    mail_from: str = "control-tower@localhost"
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -41,6 +42,11 @@ class Settings:
     @property
     def inbox_dir(self) -> Path:
         return self.data_dir / "inbox"
+
+    @property
+    def outbound_dir(self) -> Path:
+        """Folder of the outbox writer: one subfolder per target, one file per delivered message."""
+        return self.data_dir / "outbound"
 
 
 def mask_password(url: str) -> str:
@@ -131,6 +137,16 @@ def _read_data_dir(env: dict[str, str]) -> Path:
     return path.resolve()
 
 
+def _read_mail_from(env: dict[str, str]) -> str:
+    value = env.get("CONTROL_TOWER_MAIL_FROM", "control-tower@localhost").strip()
+    local, at, domain = value.partition("@")
+    if not (local and at and domain) or any(character.isspace() or character in "<>," for character in value):
+        raise SettingsError(
+            "CONTROL_TOWER_MAIL_FROM", value, "use one mail address such as customer-service@example.com"
+        )
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise SettingsError on the first bad one."""
     env = dict(os.environ if env is None else env)
@@ -148,6 +164,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         worker_poll_seconds=_read_positive_int(
             env, "CONTROL_TOWER_INBOX_POLL_SECONDS", 30, 86400
         ),
+        mail_from=_read_mail_from(env),
     )
 
 

@@ -173,3 +173,119 @@ def make_job_run(connection: Connection, **overrides) -> RowMapping:
     if "finished_at" not in values and values["status"] != "running":
         values["finished_at"] = values["started_at"] + timedelta(minutes=5)
     return _insert(connection, schema.job_runs, values)
+
+
+def make_inventory(connection: Connection, *, item_id: int | None = None, warehouse_id: int | None = None, **overrides) -> RowMapping:
+    """Insert a stock row, 10 units on hand with no hold and nothing allocated by default."""
+    values = {"on_hand_qty": Decimal(10), "as_of": NOW}
+    values.update(overrides)
+    values["item_id"] = item_id or make_item(connection)["id"]
+    values["warehouse_id"] = warehouse_id or make_warehouse(connection)["id"]
+    values.update(_lineage(overrides.get("source_key") or _next_code("INV")))
+    return _insert(connection, schema.inventory, values)
+
+
+def make_user(connection: Connection, **overrides) -> RowMapping:
+    """Insert an active planner with an approval limit of 5000.00; the password hash is a placeholder."""
+    username = overrides.get("username") or _next_code("user")
+    values = {
+        "username": username,
+        "display_name": f"User {username}",
+        "role": "planner",
+        "password_hash": "not-a-hash",
+        "approval_limit": Decimal("5000.00"),
+    }
+    values.update(overrides)
+    return _insert(connection, schema.users, values)
+
+
+def make_substitute(connection: Connection, *, item_id: int, substitute_item_id: int, **overrides) -> RowMapping:
+    """Insert a substitute of ratio 1 that needs approval."""
+    values = {"item_id": item_id, "substitute_item_id": substitute_item_id, **_lineage(_next_code("SUB"))}
+    values.update(overrides)
+    return _insert(connection, schema.substitutes, values)
+
+
+def recommendation_data_version(
+    connection: Connection,
+    so_line_id: int,
+    *,
+    inventory: tuple[int, int] | None = None,
+    po_line_id: int | None = None,
+) -> str:
+    """Return the data_version of the current rows, written as the recommending side writes it.
+
+    inventory is (item_id, warehouse_id). A PO line's expected date is its
+    promised date, which is what approval reads when no forecast and no
+    acknowledgement exist.
+    """
+    import json
+
+    from sqlalchemy import select
+
+    line = connection.execute(
+        select(schema.sales_order_lines).where(schema.sales_order_lines.c.id == so_line_id)
+    ).mappings().one()
+    version = {"so_line": {
+        "id": line["id"], "ordered_qty": str(line["ordered_qty"]), "shipped_qty": str(line["shipped_qty"]),
+        "cancelled_qty": str(line["cancelled_qty"]), "status": line["status"],
+    }, "supply": None}
+    if inventory is not None:
+        table = schema.inventory
+        row = connection.execute(
+            select(table).where(table.c.item_id == inventory[0], table.c.warehouse_id == inventory[1])
+        ).mappings().one()
+        version["supply"] = {
+            "kind": "inventory", "item_id": row["item_id"], "warehouse_id": row["warehouse_id"],
+            "on_hand_qty": str(row["on_hand_qty"]), "quality_hold_qty": str(row["quality_hold_qty"]),
+        }
+    elif po_line_id is not None:
+        table = schema.purchase_order_lines
+        row = connection.execute(select(table).where(table.c.id == po_line_id)).mappings().one()
+        version["supply"] = {
+            "kind": "po_line", "id": row["id"], "ordered_qty": str(row["ordered_qty"]),
+            "received_qty": str(row["received_qty"]), "cancelled_qty": str(row["cancelled_qty"]),
+            "status": row["status"],
+            "expected_date": row["promised_date"].isoformat() if row["promised_date"] else None,
+        }
+    return json.dumps(version, sort_keys=True)
+
+
+def make_recommendation(connection: Connection, *, so_line_id: int | None = None, **overrides) -> RowMapping:
+    """Insert a proposed 'planner' recommendation with a data version of the rows as they are now.
+
+    By default it allocates the whole open quantity of a new order line from
+    the stock of the line's item in the line's warehouse, recovering the
+    line's value. Pass data_version to store another version.
+    """
+    from sqlalchemy import select
+
+    if so_line_id is None:
+        so_line_id = make_order_line(connection)["id"]
+    line = connection.execute(
+        select(schema.sales_order_lines).where(schema.sales_order_lines.c.id == so_line_id)
+    ).mappings().one()
+    action = overrides.get("action", "allocate")
+    qty = overrides.get("qty", line["ordered_qty"] - line["shipped_qty"] - line["cancelled_qty"])
+    values = {
+        "so_line_id": so_line_id,
+        "action": action,
+        "item_id": line["item_id"],
+        "qty": qty,
+        "expected_date": ORDER_DATE + timedelta(days=5),
+        "revenue_recovered": (qty * line["unit_price"]).quantize(Decimal("0.01")),
+        "days_saved": 2,
+        "explanation": f"{action} {qty} units",
+        "governance_class": "planner",
+    }
+    values.update(overrides)
+    if "data_version" not in values:
+        if action == "escalate":
+            supply = {}
+        elif values.get("source_po_line_id"):
+            supply = {"po_line_id": values["source_po_line_id"]}
+        else:
+            item_id = values.get("substitute_item_id") if action == "substitute" else values["item_id"]
+            supply = {"inventory": (item_id, values.get("source_warehouse_id") or line["warehouse_id"])}
+        values["data_version"] = recommendation_data_version(connection, so_line_id, **supply)
+    return _insert(connection, schema.recommendations, values)

@@ -751,6 +751,8 @@ customer_messages = Table(
     Column("template_code", String(64), ForeignKey("message_templates.code"), nullable=False),
     Column("subject", Text, nullable=False),
     Column("body", Text, nullable=False),
+    # The values the template's placeholders were filled with; an edit must keep them.
+    Column("placeholder_values", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("status", String(16), nullable=False, server_default="draft"),
     Column("created_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
     Column("approved_by", String(64)),
