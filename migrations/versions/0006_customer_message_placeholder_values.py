@@ -1,7 +1,7 @@
 """Keep the placeholder values a customer message draft was rendered with.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0008
 Create Date: 2026-12-05 10:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
