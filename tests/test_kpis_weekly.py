@@ -331,14 +331,14 @@ def test_last_completed_week_uses_business_zone():
 
 def test_reading_snapshots_needs_kpi_role(engine):
     with pytest.raises(RoleRefused, match=r"pat \(planner\) may not read the weekly KPIs; ask a user with one of these roles: executive, operations leader, administrator"):
-        get_kpi_snapshots(engine, Actor("pat", Role.PLANNER), today=date(2026, 3, 2))
+        get_kpi_snapshots(engine, Actor("pat", Role.PLANNER))
 
 
 def test_latest_week_compared_with_week_before(engine, delivery_scene):
     snapshot_weekly_kpis(engine, date(2026, 2, 16), time_zone=TIME_ZONE, now=NOW)
     snapshot_weekly_kpis(engine, WEEK, time_zone=TIME_ZONE, now=NOW)
 
-    snapshots = get_kpi_snapshots(engine, EXECUTIVE, today=date(2026, 3, 2))
+    snapshots = get_kpi_snapshots(engine, EXECUTIVE)
     comparisons = {(item.definition.key, item.scope): item for item in compare_latest_weeks(snapshots)}
 
     otif = comparisons[("otif", "all")]

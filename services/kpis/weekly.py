@@ -129,11 +129,13 @@ DECISION_FIGURES = text(
     """
 )
 
-SNAPSHOTS_SINCE = text(
+# The weeks count back from the latest snapshot week, so a worker that
+# stopped for a while still leaves a trend to show.
+SNAPSHOTS_OF_LATEST_WEEKS = text(
     """
     select week_start, kpi, scope, value, numerator, denominator, taken_at
     from kpi_snapshots
-    where week_start >= :first_week
+    where week_start > (select max(week_start) from kpi_snapshots) - 7 * cast(:weeks as integer)
     order by week_start, kpi, scope
     """
 )
@@ -328,14 +330,13 @@ def kpi_snapshot_job(engine: Engine, job_run_id: int, settings: Settings) -> dic
 # --- Reading the snapshots ---------------------------------------------------
 
 
-def get_kpi_snapshots(engine: Engine, actor: Actor, *, weeks: int = TREND_WEEKS, today: date) -> pd.DataFrame:
-    """Return the stored KPI rows of the last `weeks` weeks up to today's week, oldest first."""
+def get_kpi_snapshots(engine: Engine, actor: Actor, *, weeks: int = TREND_WEEKS) -> pd.DataFrame:
+    """Return the stored KPI rows of the `weeks` weeks ending with the latest snapshot week, oldest first."""
     require_role(actor, "read the weekly KPIs", *KPI_READERS)
     if weeks < 1:
         raise ValueError(f"weeks {weeks} is below 1; ask for at least one week")
-    first_week = week_start_of(today) - timedelta(days=7 * weeks)
     with engine.connect() as connection:
-        rows = connection.execute(SNAPSHOTS_SINCE, {"first_week": first_week}).mappings().all()
+        rows = connection.execute(SNAPSHOTS_OF_LATEST_WEEKS, {"weeks": weeks}).mappings().all()
 
     frame = pd.DataFrame([dict(row) for row in rows], columns=SNAPSHOT_COLUMNS)
     frame["week_start"] = pd.to_datetime(frame["week_start"])
