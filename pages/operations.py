@@ -84,7 +84,7 @@ def chosen(value: str) -> str | None:
 
 
 def page_number(key: str) -> int:
-    """A page-number input; the caption under the table gives the page count."""
+    """Draw a page-number input; the caption under the table gives the page count."""
     return int(st.number_input("Page", min_value=1, value=1, step=1, key=key))
 
 

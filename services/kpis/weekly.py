@@ -184,7 +184,7 @@ class KpiComparison:
 
 @dataclass(frozen=True)
 class SnapshotResult:
-    """What one snapshot wrote: its week, the KPI rows and whether state KPIs were measured."""
+    """The result of one snapshot: its week, the KPI rows written and whether state KPIs were measured."""
 
     week_start: date
     rows_written: int
@@ -203,7 +203,7 @@ def last_completed_week(now: datetime, time_zone: str) -> date:
 
 
 def _ratio(kpi: str, numerator, denominator, scope: str = ALL_SCOPE) -> KpiValue:
-    """A KPI value as numerator over denominator, or None over an empty denominator."""
+    """Build a KPI value as numerator over denominator, with value None over an empty denominator."""
     numerator, denominator = Decimal(numerator), Decimal(denominator)
     value = numerator / denominator if denominator else None
     return KpiValue(kpi, scope, value, numerator, denominator)
@@ -274,9 +274,9 @@ def snapshot_weekly_kpis(engine: Engine, week_start: date, *, time_zone: str, no
     """Compute the week's KPIs and replace the week's stored rows of those KPIs, in one transaction.
 
     State KPIs (backlog aging, revenue at risk) describe the tables as they
-    are now, so they are measured only for the last completed week before
-    now; an earlier week keeps the state rows it has. Raises InvalidWeek
-    when week_start is not a Monday.
+    are now. So they are measured only for the last completed week before
+    now, and an earlier week keeps the state rows it has. Raises
+    InvalidWeek when week_start is not a Monday.
     """
     now = now or datetime.now(timezone.utc)
     include_state = week_start == last_completed_week(now, time_zone)
@@ -302,7 +302,7 @@ def snapshot_weekly_kpis(engine: Engine, week_start: date, *, time_zone: str, no
 
 def _always_replaced(include_state: bool) -> set[str]:
     # Revenue at risk writes one row per currency, and none when nothing is
-    # exposed; its old rows must still go.
+    # exposed, so its old rows are deleted even when no new row replaces them.
     return {REVENUE_AT_RISK.key, BACKLOG_AGING.key} if include_state else set()
 
 

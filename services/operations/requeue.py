@@ -39,7 +39,7 @@ class FileNotAccepted(ValueError):
 
 @dataclass(frozen=True)
 class RequeuedFile:
-    """Where a re-queued file was written, and what the inbox will load it as."""
+    """A re-queued file: its new name and path, and the kind the inbox will load it as."""
 
     original_name: str
     file_name: str
