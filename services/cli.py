@@ -341,5 +341,34 @@ def main() -> None:
         sys.exit(130)
 
 
+kpis_app = typer.Typer(help="Weekly KPI snapshots.", no_args_is_help=True)
+app.add_typer(kpis_app, name="kpis")
+
+
+@kpis_app.command("snapshot")
+def kpis_snapshot(
+    week: Optional[str] = typer.Option(None, help="Monday of the week to snapshot, YYYY-MM-DD; default the last completed week."),
+    weeks: int = typer.Option(1, min=1, max=104, help="Number of weeks to snapshot, ending with --week."),
+) -> None:
+    """Snapshot the weekly KPIs now; a week snapshotted again is replaced."""
+    from datetime import datetime, timedelta, timezone
+
+    from services.kpis.weekly import InvalidWeek, last_completed_week, snapshot_weekly_kpis
+
+    settings = _settings()
+    try:
+        last = date.fromisoformat(week) if week else last_completed_week(datetime.now(timezone.utc), settings.business_timezone)
+    except ValueError:
+        _fail(f"--week {week!r} is not a date written as YYYY-MM-DD")
+    with _migrated_engine(settings) as engine:
+        for offset in range(weeks - 1, -1, -1):
+            try:
+                result = snapshot_weekly_kpis(engine, last - timedelta(days=7 * offset), time_zone=settings.business_timezone)
+            except InvalidWeek as error:
+                _fail(str(error))
+            state = "with backlog and revenue at risk" if result.state_measured else "flow KPIs only"
+            typer.echo(f"week {result.week_start}: {result.rows_written} rows ({state})")
+
+
 if __name__ == "__main__":
     main()

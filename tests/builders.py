@@ -289,3 +289,62 @@ def make_recommendation(connection: Connection, *, so_line_id: int | None = None
             supply = {"inventory": (item_id, values.get("source_warehouse_id") or line["warehouse_id"])}
         values["data_version"] = recommendation_data_version(connection, so_line_id, **supply)
     return _insert(connection, schema.recommendations, values)
+
+
+def make_shipment(connection: Connection, *, so_line_id: int, item_id: int | None = None, **overrides) -> RowMapping:
+    """Insert a delivered customer shipment of a sales order line: 10 units shipped on ORDER_DATE."""
+    number = overrides.get("shipment_number") or _next_code("SH")
+    values = {
+        "shipment_number": number,
+        "kind": "customer",
+        "so_line_id": so_line_id,
+        "qty": Decimal(10),
+        "ship_date": ORDER_DATE,
+        "status": "delivered",
+        **_lineage(number),
+    }
+    values.update(overrides)
+    if item_id is None:
+        item_id = connection.execute(
+            schema.sales_order_lines.select().where(schema.sales_order_lines.c.id == so_line_id)
+        ).mappings().one()["item_id"]
+    values["item_id"] = item_id
+    return _insert(connection, schema.shipments, values)
+
+
+def make_decision(connection: Connection, *, recommendation_id: int, **overrides) -> RowMapping:
+    """Insert an approval of the recommendation by 'planner' at NOW."""
+    values = {"recommendation_id": recommendation_id, "decided_by": "planner", "decision": "approve", "decided_at": NOW}
+    values.update(overrides)
+    return _insert(connection, schema.decisions, values)
+
+
+def make_exposure(connection: Connection, *, so_line_id: int, **overrides) -> RowMapping:
+    """Insert an exposure row: backordered by supplier delay, 100.00 revenue at risk."""
+    values = {
+        "so_line_id": so_line_id,
+        "status": "backordered",
+        "shortage_qty": Decimal(10),
+        "root_cause": "supplier_delay",
+        "revenue_at_risk": Decimal("100.00"),
+        "margin_at_risk": Decimal("40.00"),
+        "penalty_exposure": Decimal(0),
+        "backlog_age_days": 0,
+        "priority_score": Decimal(1),
+    }
+    values.update(overrides)
+    return _insert(connection, schema.exposure, values)
+
+
+def make_receipt(connection: Connection, *, po_line_id: int, warehouse_id: int, **overrides) -> RowMapping:
+    """Insert a receipt of 10 units of the PO line on ORDER_DATE."""
+    key = _next_code("RC")
+    values = {
+        "po_line_id": po_line_id,
+        "warehouse_id": warehouse_id,
+        "receipt_date": ORDER_DATE,
+        "received_qty": Decimal(10),
+        **_lineage(key),
+    }
+    values.update(overrides)
+    return _insert(connection, schema.receipts, values)

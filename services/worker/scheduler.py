@@ -16,15 +16,19 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from services.db.engine import check_connection, make_engine
 from services.exposure.recompute import EXPOSURE_JOB_NAME, exposure_job
 from services.notify.outbox import OUTBOX_JOB_NAME, outbox_job
+from services.kpis.weekly import KPI_SNAPSHOT_JOB_NAME, kpi_snapshot_job
 from services.settings import Settings
 from services.worker.inbox import INBOX_JOB_NAME, inbox_folders, run_inbox_job
 from services.worker.job_runs import JobOutcome, run_job
@@ -40,11 +44,21 @@ STOP_POLL_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class WorkerJob:
-    """A scheduled job: it runs once when the worker starts, then every interval_seconds(settings)."""
+    """A scheduled job: it runs once when the worker starts, then every interval_seconds(settings).
+
+    A job with a trigger runs only when trigger(settings) fires, and
+    interval_seconds is then the longest expected gap between two runs.
+    """
 
     name: str
     function: Callable[[Engine, int, Settings], "Mapping[str, int] | JobOutcome"]
     interval_seconds: Callable[[Settings], int]
+    trigger: Callable[[Settings], BaseTrigger] | None = None
+
+    def describe_schedule(self, settings: Settings) -> str:
+        if self.trigger is not None:
+            return f"{self.name} on {self.trigger(settings)}"
+        return f"{self.name} every {self.interval_seconds(settings)} s"
 
 
 FORECAST_JOB_NAME = "forecast"
@@ -56,6 +70,14 @@ def forecast_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutc
     from services.forecast.refresh import forecast_job as refresh_job
 
     return refresh_job(engine, job_run_id, settings)
+
+
+WEEK_SECONDS = 7 * 24 * 3600
+
+
+def weekly_kpi_trigger(settings: Settings) -> CronTrigger:
+    """Monday 06:00 in the business time zone; the zone's rules keep it at 06:00 local across DST changes."""
+    return CronTrigger(day_of_week="mon", hour=6, minute=0, timezone=ZoneInfo(settings.business_timezone))
 
 # Every job of the worker. run_once runs them in this order, so a job comes
 # after the jobs whose output it reads.
@@ -72,6 +94,8 @@ JOBS: tuple[WorkerJob, ...] = (
     # Delivers approved allocations, task feeds and customer mail; a failed
     # message waits for its own backoff, so polling often costs one query.
     WorkerJob(OUTBOX_JOB_NAME, outbox_job, lambda settings: settings.worker_poll_seconds),
+    # The weekly snapshot reads exposure for revenue at risk, so it comes last.
+    WorkerJob(KPI_SNAPSHOT_JOB_NAME, kpi_snapshot_job, lambda settings: WEEK_SECONDS, weekly_kpi_trigger),
 )
 
 
@@ -119,13 +143,16 @@ def _scheduled_run(job: WorkerJob, engine: Engine, settings: Settings) -> Callab
 
 
 def build_scheduler(engine: Engine, settings: Settings) -> BackgroundScheduler:
-    """Create a scheduler with every registered job, each due at once and then at its interval."""
+    """Create a scheduler with every registered job: an interval job is due at once and then at its interval, a job with a trigger when it fires."""
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=max(1, len(JOBS)))},
         job_defaults=JOB_DEFAULTS,
         timezone=timezone.utc,
     )
     for job in JOBS:
+        if job.trigger is not None:
+            scheduler.add_job(_scheduled_run(job, engine, settings), trigger=job.trigger(settings), id=job.name, name=job.name)
+            continue
         scheduler.add_job(
             _scheduled_run(job, engine, settings),
             trigger=IntervalTrigger(seconds=job.interval_seconds(settings)),
@@ -160,7 +187,7 @@ def _run_until_stopped(engine: Engine, settings: Settings) -> None:
     pid = os.getpid()
     try:
         scheduler.start()
-        schedule = ", ".join(f"{job.name} every {job.interval_seconds(settings)} s" for job in JOBS)
+        schedule = ", ".join(job.describe_schedule(settings) for job in JOBS)
         logger.info("worker started on %s, pid %d: %s", socket.gethostname(), pid, schedule)
         while stop.signal_name is None:
             time.sleep(STOP_POLL_SECONDS)
