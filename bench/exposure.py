@@ -144,7 +144,11 @@ def run_case(server_url: str, *, lines: int, seed: int, database: str, reuse: bo
     url, reused = _prepare_database(server_url, database, reuse)
     engine = make_engine(url)
     try:
-        setup = {"reused_database": True} if reused else _load_demo(engine, lines, seed, skus, warehouses)
+        if reused:
+            upgrade_database(engine)  # a database kept from an earlier run may predate the latest migrations
+            setup = {"reused_database": True}
+        else:
+            setup = _load_demo(engine, lines, seed, skus, warehouses)
         with engine.begin() as connection:
             connection.execute(text("delete from exposure"))
 
