@@ -173,3 +173,30 @@ def make_job_run(connection: Connection, **overrides) -> RowMapping:
     if "finished_at" not in values and values["status"] != "running":
         values["finished_at"] = values["started_at"] + timedelta(minutes=5)
     return _insert(connection, schema.job_runs, values)
+
+
+def make_inventory(connection: Connection, *, item_id: int, warehouse_id: int, **overrides) -> RowMapping:
+    """Insert a stock row: 0 on hand unless on_hand_qty is given, nothing on hold or allocated."""
+    key = _next_code("INV")
+    values = {"item_id": item_id, "warehouse_id": warehouse_id, "on_hand_qty": Decimal(0), "as_of": NOW, **_lineage(key)}
+    values.update(overrides)
+    return _insert(connection, schema.inventory, values)
+
+
+def make_transfer_lane(connection: Connection, *, from_warehouse_id: int, to_warehouse_id: int, **overrides) -> RowMapping:
+    """Insert a transfer lane of 2 lead days at 1.00 a unit."""
+    key = _next_code("LANE")
+    values = {
+        "from_warehouse_id": from_warehouse_id, "to_warehouse_id": to_warehouse_id, "lead_days": 2,
+        "cost_per_unit": Decimal("1.00"), **_lineage(key),
+    }
+    values.update(overrides)
+    return _insert(connection, schema.transfer_lanes, values)
+
+
+def make_substitute(connection: Connection, *, item_id: int, substitute_item_id: int, **overrides) -> RowMapping:
+    """Insert a substitute of ratio 1 that needs no approval, allowed for every tier and customer."""
+    key = _next_code("SUB")
+    values = {"item_id": item_id, "substitute_item_id": substitute_item_id, "needs_approval": False, **_lineage(key)}
+    values.update(overrides)
+    return _insert(connection, schema.substitutes, values)
