@@ -2,7 +2,8 @@
 
 The lines of a run are the exposure rows with a shortage whose order line is
 still open; a line's demand is its shortage, at most its open quantity, less
-what approved recommendations not yet executed already cover.
+the quantity of its approved recommendations not yet executed. An approved
+escalation counts as handled, so it is not proposed again.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ OPEN_QTY = "(l.ordered_qty - l.shipped_qty - l.cancelled_qty)"
 LINES = f"""
     with approved as (
         select so_line_id, sum(qty) as qty from recommendations
-        where status = 'approved' and action <> 'escalate' group by so_line_id
+        where status = 'approved' group by so_line_id
     )
     select e.so_line_id, l.order_number, l.line_number, c.customer_code, c.tier, l.item_id, l.warehouse_id,
            greatest(least(e.shortage_qty, {OPEN_QTY}) - coalesce(a.qty, 0), 0)::float8 as demand,
