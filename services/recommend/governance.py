@@ -170,8 +170,9 @@ def seed_governance_policy(connection: Connection) -> bool:
             updated_by=SEEDED_BY,
         )
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(schema.business_settings.c.key)
     )
-    inserted = connection.execute(statement).rowcount == 1
+    inserted = connection.execute(statement).scalar_one_or_none() is not None
     if inserted:
         logger.info("stored the default %s: %s", GOVERNANCE_POLICY_KEY, json.dumps(GovernancePolicy().as_json()))
     return inserted
