@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from services.db.engine import check_connection, make_engine
 from services.exposure.recompute import EXPOSURE_JOB_NAME, exposure_job
+from services.recommend.run import RECOMMEND_JOB_NAME, recommend_job
 from services.settings import Settings
 from services.worker.inbox import INBOX_JOB_NAME, inbox_folders, run_inbox_job
 from services.worker.job_runs import JobOutcome, run_job
@@ -68,6 +69,9 @@ JOBS: tuple[WorkerJob, ...] = (
     # Exposure reads what the inbox loaded and the forecast ETAs; with nothing
     # new it recomputes no line.
     WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
+    # Recommendations allocate the shortages exposure found; with nothing
+    # changed since their last run they keep what is proposed.
+    WorkerJob(RECOMMEND_JOB_NAME, recommend_job, lambda settings: settings.worker_poll_seconds),
 )
 
 
