@@ -11,8 +11,11 @@ their priority, and services.recommend.supply removes the supply promised to
 lines that are not short, as a recommendation run does after reading the
 same rows from PostgreSQL. Loading a demo of this size through the database
 takes several minutes (docs/benchmarks.md) and is not what is measured here.
-The --lines highest-priority short lines are kept. ASNs and transfers in
-transit are left out of the picture.
+The --lines highest-priority short lines are kept. The demo has at most a
+million open lines, about 65,000 of them short, so more lines come from
+further demos with the next seeds, whose items and order lines get ids of
+their own and share the 10 warehouses and their lanes. ASNs and transfers
+in transit are left out of the picture.
 
 Times, in one process on the same input:
 
@@ -217,15 +220,44 @@ def _substitutes(demo: DemoFrames) -> pd.DataFrame:
     })
 
 
-def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
-    settings = RecommendationSettings()
+def _offset(problem: AllocationInput, offset: int) -> AllocationInput:
+    """Give a further demo's items, lines and purchase order lines ids of their own; warehouses stay shared."""
+    def shifted(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+        return frame.assign(**{column: frame[column] + offset for column in columns})
+
+    return AllocationInput(
+        lines=shifted(problem.lines, "so_line_id", "item_id"), stock=shifted(problem.stock, "item_id"),
+        purchases=shifted(problem.purchases, "po_line_id", "item_id"), lanes=problem.lanes,
+        substitutes=shifted(problem.substitutes, "item_id", "substitute_item_id"),
+    )
+
+
+def _demo_problem(seed: int, open_lines: int, lines: int, settings: RecommendationSettings) -> tuple[AllocationInput, int, int]:
     with tempfile.TemporaryDirectory(prefix="bench-recommend-") as folder:
-        started = time.perf_counter()
         skus = 50_000 if open_lines >= 1_000_000 else None
         generate_demo(Path(folder), seed=seed, lines=open_lines, as_of=AS_OF, skus=skus, warehouses=10)
         demo = DemoFrames(Path(folder))
     picture = build_picture(demo)
-    problem = build_allocation_input(demo, picture, lines, settings)
+    return build_allocation_input(demo, picture, lines, settings), len(picture.lines), len(demo.warehouses)
+
+
+def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
+    """Allocate `lines` short lines, from as many demos (seeds seed, seed + 1, ...) of open_lines as it takes."""
+    settings = RecommendationSettings()
+    started = time.perf_counter()
+    parts, open_total, demos = [], 0, 0
+    while sum(len(part.lines) for part in parts) < lines:
+        problem, netted, warehouse_count = _demo_problem(seed + demos, open_lines, lines - sum(len(p.lines) for p in parts), settings)
+        parts.append(_offset(problem, demos * 10_000_000))
+        open_total += netted
+        demos += 1
+    problem = AllocationInput(
+        lines=pd.concat([part.lines for part in parts], ignore_index=True),
+        stock=pd.concat([part.stock for part in parts], ignore_index=True),
+        purchases=pd.concat([part.purchases for part in parts], ignore_index=True),
+        lanes=parts[0].lanes,
+        substitutes=pd.concat([part.substitutes for part in parts], ignore_index=True),
+    )
     prepared = time.perf_counter()
 
     sources = build_sources(problem, settings)
@@ -236,8 +268,9 @@ def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
     kinds = np.bincount(arcs.kind, minlength=4).tolist()
     return {
         "backordered_lines": len(problem.lines),
-        "open_lines": len(picture.lines),
-        "warehouses": len(demo.warehouses),
+        "open_lines": open_total,
+        "demos": demos,
+        "warehouses": warehouse_count,
         "substitute_rules": len(problem.substitutes),
         "sources_with_capacity": int((sources.capacity > 0).sum()),
         "arcs": len(arcs),
@@ -260,10 +293,12 @@ def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, required=True, help="Backordered lines to allocate.")
-    parser.add_argument("--open-lines", type=int, help=f"Open order lines of the demo (default: {OPEN_LINES_PER_BACKORDER} x --lines).")
+    parser.add_argument("--open-lines", type=int, help=(
+        f"Open order lines of each demo (default: {OPEN_LINES_PER_BACKORDER} x --lines, at most 1,000,000); "
+        "further demos with the next seeds are added until there are --lines short lines."))
     parser.add_argument("--seed", type=int, default=7, help="Demo seed (default: 7).")
     arguments = parser.parse_args()
-    open_lines = arguments.open_lines or OPEN_LINES_PER_BACKORDER * arguments.lines
+    open_lines = arguments.open_lines or min(OPEN_LINES_PER_BACKORDER * arguments.lines, 1_000_000)
     print(json.dumps(run_case(lines=arguments.lines, open_lines=open_lines, seed=arguments.seed)))
 
 
