@@ -278,6 +278,7 @@ def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
         "prepare_seconds": round(prepared - started, 2),
         "arcs_seconds": round(arcs_seconds, 3),
         "lp_seconds": round(lp.seconds, 3),
+        "lp_first_step_seconds": round(lp.first_seconds, 3),
         "greedy_seconds": round(greedy.seconds, 3),
         "lp_vs_greedy_time": round(lp.seconds / greedy.seconds, 2),
         "lp_weighted_served": round(lp.weighted_served, 1),

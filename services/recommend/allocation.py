@@ -26,6 +26,8 @@ from enum import IntEnum
 import highspy
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from services.recommend.settings import RecommendationSettings
 
@@ -218,6 +220,7 @@ class Allocation:
     weighted_served: float  # sum of priority x units served
     served: float
     seconds: float
+    first_seconds: float = 0.0  # the LP's first step, included in seconds
 
 
 def priorities(lines: pd.DataFrame) -> np.ndarray:
@@ -270,8 +273,8 @@ def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, set
     """Solve the allocation with HiGHS in two steps and return the units per arc.
 
     First: maximise the priority-weighted units served. Second: keep that
-    maximum (less FIRST_OBJECTIVE_TOLERANCE of it) and minimise the
-    secondary costs, so among the best allocations the earliest and
+    maximum in every connected component (less FIRST_OBJECTIVE_TOLERANCE
+    of it) and minimise the secondary costs, so among the best allocations the earliest and
     cheapest wins. Every constraint is a row of the one LP:
     per line, units served <= demand; per source, rate x units taken <=
     capacity; per protected source, rate x units taken by lines of
@@ -302,18 +305,48 @@ def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, set
     solver.setOptionValue("output_flag", False)
     solver.passModel(model)
     _run(solver, "maximise the priority-weighted units served")
-    best = -solver.getInfo().objective_function_value
+    first_seconds = time.perf_counter() - started
 
+    _keep_first_objective(solver, arcs, sources, priority)
     columns = np.arange(len(arcs), dtype=np.int32)
-    floor = best - FIRST_OBJECTIVE_TOLERANCE * max(best, 1.0)
-    solver.addRow(floor, highspy.kHighsInf, len(arcs), columns, priority)
     solver.changeColsCost(len(arcs), columns, secondary_costs(problem, arcs, settings))
     _run(solver, "minimise the wait, lateness and cost of the best allocation")
 
     qty = np.round(np.clip(np.asarray(solver.getSolution().col_value), 0.0, None), QTY_DECIMALS)
     return Allocation(
         qty=qty, weighted_served=float(priority @ qty), served=float(qty.sum()), seconds=time.perf_counter() - started,
+        first_seconds=first_seconds,
     )
+
+
+def components(arcs: Arcs, line_count: int, source_count: int) -> np.ndarray:
+    """Return the connected component of each arc in the graph of lines and sources joined by arcs.
+
+    Components share no line and no source, so each is an allocation of its own.
+    """
+    graph = coo_matrix((np.ones(len(arcs)), (arcs.line, line_count + arcs.source)),
+                       shape=(line_count + source_count, line_count + source_count))
+    _, labels = connected_components(graph, directed=False)
+    return labels[arcs.line]
+
+
+def _keep_first_objective(solver: highspy.Highs, arcs: Arcs, sources: Sources, priority: np.ndarray) -> None:
+    """Add one row per component that keeps its priority-weighted units at the first step's optimum.
+
+    One row per component instead of one row over every arc keeps the
+    components apart, which the second solve needs to stay fast. Since
+    components share nothing, each is at its own maximum in any optimum of
+    the whole.
+    """
+    line_count = int(arcs.line.max()) + 1
+    label = components(arcs, line_count, len(sources.capacity))
+    solution = np.asarray(solver.getSolution().col_value)
+    best = np.bincount(label, weights=priority * solution)
+    floor = best - FIRST_OBJECTIVE_TOLERANCE * np.maximum(best, 1.0)
+    order = np.argsort(label, kind="stable")
+    starts = np.searchsorted(label[order], np.arange(len(best))).astype(np.int32)
+    solver.addRows(len(best), floor, np.full(len(best), highspy.kHighsInf), len(order), starts,
+                   order.astype(np.int32), priority[order])
 
 
 class AllocationFailed(RuntimeError):
