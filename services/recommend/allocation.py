@@ -269,6 +269,8 @@ def _constraint_matrix(arcs: Arcs, lines: pd.DataFrame, sources: Sources):
     return starts[:count + 1].astype(np.int32), index, value, protection_row, protected_sources, row_count
 
 
+# TODO: 100,000 lines take about 54 s (docs/benchmarks.md) against a 10 s target; solving the many small
+# components in batches, or dropping arcs that cannot beat a line's earliest source, are the next steps to try.
 def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, settings: RecommendationSettings) -> Allocation:
     """Solve the allocation with HiGHS in two steps and return the units per arc.
 
