@@ -189,6 +189,26 @@ def exposure(
 
 
 @app.command()
+def recommend(
+    as_of: Optional[str] = typer.Option(None, help="Business date to allocate at, YYYY-MM-DD; default today in each warehouse's zone."),
+) -> None:
+    """Recommend allocations for backordered lines now from the stored exposure, and print the counts."""
+    from services.recommend.run import RecommendBusy, recommend as recommend_allocations
+
+    settings = _settings()
+    as_of_date = _parse_as_of(as_of, settings) if as_of else None
+    with _migrated_engine(settings) as engine:
+        try:
+            result = recommend_allocations(engine, as_of=as_of_date)
+        except RecommendBusy as error:
+            _fail(str(error))
+    for name, value in result.counts().items():
+        typer.echo(f"{name:<24} {value:>10}")
+    typer.echo(f"{'weighted_served':<24} {result.weighted_served:>10.1f}")
+    typer.echo(f"{'greedy_weighted_served':<24} {result.greedy_weighted_served:>10.1f}")
+
+
+@app.command()
 def forecast() -> None:
     """Refresh the ETA forecasts of open PO lines now and print the counts."""
     from services.forecast.refresh import refresh_forecasts

@@ -348,3 +348,14 @@ def make_receipt(connection: Connection, *, po_line_id: int, warehouse_id: int, 
     }
     values.update(overrides)
     return _insert(connection, schema.receipts, values)
+
+
+def make_transfer_lane(connection: Connection, *, from_warehouse_id: int, to_warehouse_id: int, **overrides) -> RowMapping:
+    """Insert a transfer lane of 2 lead days at 1.00 a unit."""
+    key = _next_code("LANE")
+    values = {
+        "from_warehouse_id": from_warehouse_id, "to_warehouse_id": to_warehouse_id, "lead_days": 2,
+        "cost_per_unit": Decimal("1.00"), **_lineage(key),
+    }
+    values.update(overrides)
+    return _insert(connection, schema.transfer_lanes, values)

@@ -95,7 +95,7 @@ def test_unreachable_database_one_line_error():
 
 
 def test_every_command_has_help():
-    for command in (["up"], ["worker"], ["load"], ["sync"], ["exposure"], ["forecast"], ["db", "upgrade"], ["db", "current"], ["demo", "generate"], ["demo", "load"]):
+    for command in (["up"], ["worker"], ["load"], ["sync"], ["exposure"], ["recommend"], ["forecast"], ["db", "upgrade"], ["db", "current"], ["demo", "generate"], ["demo", "load"]):
         result = run_cli(*command, "--help", environment={})
 
         assert result.returncode == 0, command

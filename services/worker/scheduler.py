@@ -29,6 +29,7 @@ from services.db.engine import check_connection, make_engine
 from services.exposure.recompute import EXPOSURE_JOB_NAME, exposure_job
 from services.notify.outbox import OUTBOX_JOB_NAME, outbox_job
 from services.kpis.weekly import KPI_SNAPSHOT_JOB_NAME, kpi_snapshot_job
+from services.recommend.run import RECOMMEND_JOB_NAME, recommend_job
 from services.settings import Settings
 from services.worker.inbox import INBOX_JOB_NAME, inbox_folders, run_inbox_job
 from services.worker.job_runs import JobOutcome, run_job
@@ -91,6 +92,9 @@ JOBS: tuple[WorkerJob, ...] = (
     # Exposure reads what the inbox loaded and the forecast ETAs; with nothing
     # new it recomputes no line.
     WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
+    # Recommendations allocate the shortages exposure found; with nothing
+    # changed since their last run they keep what is proposed.
+    WorkerJob(RECOMMEND_JOB_NAME, recommend_job, lambda settings: settings.worker_poll_seconds),
     # Delivers approved allocations, task feeds and customer mail; a failed
     # message waits for its own backoff, so polling often costs one query.
     WorkerJob(OUTBOX_JOB_NAME, outbox_job, lambda settings: settings.worker_poll_seconds),
