@@ -133,8 +133,11 @@ def test_jobs_stale_after_their_interval(engine, database_url, tmp_path):
 
     jobs = job_staleness(engine, LEADER, settings, NOW).set_index("job_name")
 
-    assert list(jobs.index) == ["sync_inbox", "forecast", "exposure", "kpi_snapshot"]
-    assert jobs["stale"].to_dict() == {"sync_inbox": True, "forecast": False, "exposure": True, "kpi_snapshot": False}
+    assert list(jobs.index) == ["sync_inbox", "forecast", "exposure", "recommend", "outbox", "kpi_snapshot"]
+    # A job that never succeeded (recommend, outbox) is stale.
+    assert jobs["stale"].to_dict() == {
+        "sync_inbox": True, "forecast": False, "exposure": True, "recommend": True, "outbox": True, "kpi_snapshot": False,
+    }
     assert jobs.loc["sync_inbox", "seconds_since_success"] == 120.0
     assert jobs.loc["sync_inbox", "interval_seconds"] == 30
     assert jobs.loc["exposure", "last_error"] == "boom"
