@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,8 @@ class Settings:
     app_port: int
     worker_poll_seconds: int
     mail_from: str = "control-tower@localhost"
+    # The business date the product runs at, for replaying history; None is today in each warehouse.
+    as_of: date | None = None
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -147,6 +150,18 @@ def _read_mail_from(env: dict[str, str]) -> str:
     return value
 
 
+def _read_as_of(env: dict[str, str]) -> date | None:
+    value = env.get("CONTROL_TOWER_AS_OF", "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(
+            "CONTROL_TOWER_AS_OF", value, "write the business date as YYYY-MM-DD, or leave it unset to run at today's date"
+        ) from None
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise SettingsError on the first bad one."""
     env = dict(os.environ if env is None else env)
@@ -165,6 +180,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env, "CONTROL_TOWER_INBOX_POLL_SECONDS", 30, 86400
         ),
         mail_from=_read_mail_from(env),
+        as_of=_read_as_of(env),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,11 @@ def test_defaults_use_embedded_database():
     assert settings.app_port == 8501
 
 
+def test_business_date_defaults_to_today_and_reads_iso_dates():
+    assert load_settings({}).as_of is None
+    assert load_settings({"CONTROL_TOWER_AS_OF": " 2020-11-02 "}).as_of == date(2020, 11, 2)
+
+
 def test_database_url_uses_psycopg_driver():
     settings = load_settings({"DATABASE_URL": "postgresql://planner:pw@db.internal:5432/tower"})
 
@@ -41,6 +47,7 @@ def test_database_url_uses_psycopg_driver():
         ({"DATABASE_URL": "mysql://root:pw@host/db"}, "invalid setting DATABASE_URL='mysql://root:***@host/db': the scheme 'mysql' is not PostgreSQL"),
         ({"DATABASE_URL": "localhost:5432"}, "invalid setting DATABASE_URL='localhost:5432': expected a URL like postgresql://"),
         ({"CONTROL_TOWER_ADDRESS": "http://example"}, "invalid setting CONTROL_TOWER_ADDRESS='http://example': use an IP address or host name"),
+        ({"CONTROL_TOWER_AS_OF": "2/11/2020"}, "invalid setting CONTROL_TOWER_AS_OF='2/11/2020': write the business date as YYYY-MM-DD"),
     ],
 )
 def test_invalid_setting_names_setting_and_value(environment, message):

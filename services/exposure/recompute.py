@@ -159,9 +159,9 @@ def exposure_job(engine: Engine, job_run_id: int, settings: Settings) -> dict[st
 
     if full_reason:
         logger.info("exposure job run %d: full recompute because %s", job_run_id, full_reason)
-        result = recompute_exposure(engine, job_run_id=job_run_id)
+        result = recompute_exposure(engine, as_of=settings.as_of, job_run_id=job_run_id)
     else:
-        result = recompute_exposure_for_supplier_events(engine, since=since, job_run_id=job_run_id)
+        result = recompute_exposure_for_supplier_events(engine, since=since, as_of=settings.as_of, job_run_id=job_run_id)
     return {"full": int(full_reason is not None), **result.counts()}
 
 

@@ -152,7 +152,7 @@ def refresh_forecasts(
 
 def forecast_job(engine: Engine, job_run_id: int, settings) -> JobOutcome:
     """Worker job: refresh the forecasts with one fitting process per core."""
-    result = refresh_forecasts(engine, workers=os.cpu_count() or 1, job_run_id=job_run_id)
+    result = refresh_forecasts(engine, as_of=settings.as_of, workers=os.cpu_count() or 1, job_run_id=job_run_id)
     return result.outcome()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -321,6 +321,9 @@ def _snapshot_row(week_start: date, value: KpiValue, taken_at: datetime) -> dict
 def kpi_snapshot_job(engine: Engine, job_run_id: int, settings: Settings) -> dict[str, int]:
     """Worker job: snapshot the week that ended before now in the business time zone."""
     now = datetime.now(timezone.utc)
+    if settings.as_of is not None:
+        # A replay snapshots the week before its business date.
+        now = datetime.combine(settings.as_of, time(12), ZoneInfo(settings.business_timezone))
     week_start = last_completed_week(now, settings.business_timezone)
     logger.info("kpi snapshot job run %d: week %s", job_run_id, week_start)
     result = snapshot_weekly_kpis(engine, week_start, time_zone=settings.business_timezone, now=now)

@@ -129,4 +129,4 @@ def recommend_job(engine: Engine, job_run_id: int, settings: Settings) -> dict[s
         if since is not None and not repository.changed_since(connection, since):
             logger.info("recommend job run %d: nothing changed since %s; recommendations kept", job_run_id, since.isoformat())
             return {"skipped": 1}
-    return {"skipped": 0, **recommend(engine, job_run_id=job_run_id).counts()}
+    return {"skipped": 0, **recommend(engine, as_of=settings.as_of, job_run_id=job_run_id).counts()}

@@ -290,7 +290,7 @@ def _plan_inbox(settings: Settings, settle_seconds: float, report: InboxReport) 
         replay = None
         if folder is FREPPLE_FOLDER and ready:
             try:
-                replay = read_replay_date(paths[folder.name] / AS_OF_FILE_NAME)
+                replay = read_replay_date(paths[folder.name] / AS_OF_FILE_NAME) or settings.as_of
             except ValueError as error:
                 logger.warning("inbox: %s", error)
                 report.problems.append(str(error))
