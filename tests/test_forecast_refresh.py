@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -12,8 +12,9 @@ from seed_data.generator import generate_demo
 from services.db import schema
 from services.forecast.refresh import forecast_job, refresh_forecasts
 from services.sync.canonical import load_canonical_folder
+from services.settings import load_settings
 from services.worker.job_runs import JobStatus, run_job
-from tests.builders import NOW, make_item, make_po_line, make_supplier, make_warehouse
+from tests.builders import NOW, make_item, make_po_line, make_supplier, make_sync_run, make_warehouse
 
 # Prophet 1.5.0 calls pandas APIs that pandas 3 deprecates; the warnings are about its code.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:prophet")
@@ -284,13 +285,40 @@ def test_forecast_job_records_a_succeeded_run(engine):
         add_history(connection, supplier, [2] * 20)
         open_line(connection, supplier)
 
-    finished = run_job(engine, "forecast", lambda engine, job_run_id: forecast_job(engine, job_run_id, settings=None))
+    finished = run_job(engine, "forecast", lambda engine, job_run_id: forecast_job(engine, job_run_id, load_settings({})))
 
     assert finished.status is JobStatus.SUCCEEDED
     assert finished.counts["lines_forecast"] == 1
     assert finished.counts["series_fitted"] == 2
     with engine.connect() as connection:
         assert connection.execute(select(schema.eta_forecasts.c.job_run_id)).scalar_one() == finished.job_run_id
+
+
+def test_forecast_job_refreshes_only_after_receipts_or_purchase_orders_sync(engine):
+    settings = load_settings({})
+    with engine.begin() as connection:
+        supplier = make_supplier(connection, supplier_code="POLL")
+        add_history(connection, supplier, [2] * 20)
+        open_line(connection, supplier)
+
+    def job(engine, job_run_id):
+        return forecast_job(engine, job_run_id, settings)
+
+    first = run_job(engine, "forecast", job)
+    unchanged = run_job(engine, "forecast", job)
+    with engine.begin() as connection:
+        started = datetime.now(timezone.utc)
+        make_sync_run(connection, entity="sales_order_lines", read_count=3, started_at=started, finished_at=started)
+    after_orders = run_job(engine, "forecast", job)
+    with engine.begin() as connection:
+        started = datetime.now(timezone.utc)
+        make_sync_run(connection, entity="receipts", read_count=1, started_at=started, finished_at=started)
+    after_receipts = run_job(engine, "forecast", job)
+
+    assert first.counts["lines_forecast"] == 1
+    assert unchanged.counts == {"skipped": 1}
+    assert after_orders.counts == {"skipped": 1}
+    assert after_receipts.counts["lines_forecast"] == 1
 
 
 def test_process_pool_matches_one_process(engine):

@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from multiprocessing import get_context
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, text
@@ -150,10 +151,55 @@ def refresh_forecasts(
     return result
 
 
+# The latest run that wrote forecasts; a partial run wrote them too, with
+# fallbacks for the series that failed.
+LAST_FORECAST_RUN = """
+    select started_at from job_runs
+    where job_name = 'forecast' and status in ('succeeded', 'partial')
+    order by started_at desc, id desc
+    limit 1
+"""
+
+# What a refresh reads: receipts, purchase order lines and their
+# acknowledgements, ship notices, suppliers and items.
+FORECAST_INPUTS_CHANGED = """
+    select exists (
+        select 1 from sync_runs
+        where status = 'succeeded' and finished_at > :since and inserted_count + updated_count > 0
+          and entity in ('receipts', 'purchase_order_lines', 'supplier_events', 'shipments', 'suppliers', 'items')
+    )
+"""
+
+
 def forecast_job(engine: Engine, job_run_id: int, settings) -> JobOutcome:
-    """Worker job: refresh the forecasts with one fitting process per core."""
+    """Worker job: refresh the forecasts with one fitting process per core, when their input changed.
+
+    The job runs as often as the inbox is read, so forecasts follow new
+    receipts and acknowledgements within a poll; a run with nothing new
+    since the last one that wrote forecasts, on the same business date,
+    writes nothing.
+    """
+    reason = _refresh_reason(engine, settings)
+    if reason is None:
+        logger.info("forecast job run %d: no new receipts or purchase order changes; forecasts kept", job_run_id)
+        return JobOutcome(counts={"skipped": 1})
+    logger.info("forecast job run %d: refreshing because %s", job_run_id, reason)
     result = refresh_forecasts(engine, as_of=settings.as_of, workers=os.cpu_count() or 1, job_run_id=job_run_id)
     return result.outcome()
+
+
+def _refresh_reason(engine: Engine, settings) -> str | None:
+    with engine.connect() as connection:
+        since = connection.execute(text(LAST_FORECAST_RUN)).scalar_one_or_none()
+        if since is None:
+            return "no earlier run wrote forecasts"
+        if settings.as_of is None:
+            zone = ZoneInfo(settings.business_timezone)
+            if since.astimezone(zone).date() < datetime.now(timezone.utc).astimezone(zone).date():
+                return f"the last run started on an earlier business date ({since.isoformat()})"
+        if connection.execute(text(FORECAST_INPUTS_CHANGED), {"since": since}).scalar_one():
+            return f"receipts or purchase order data changed since {since.isoformat()}"
+    return None
 
 
 # --- Checks ------------------------------------------------------------------

@@ -63,7 +63,6 @@ class WorkerJob:
 
 
 FORECAST_JOB_NAME = "forecast"
-FORECAST_INTERVAL_SECONDS = 3600
 
 
 def forecast_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
@@ -87,8 +86,9 @@ JOBS: tuple[WorkerJob, ...] = (
     # the exports and EDI files that name them. Jobs per folder would run in
     # parallel, in no fixed order.
     WorkerJob(INBOX_JOB_NAME, run_inbox_job, lambda settings: settings.worker_poll_seconds),
-    # Forecasts refit only series with new receipts, so an hourly run costs little.
-    WorkerJob(FORECAST_JOB_NAME, forecast_job, lambda settings: FORECAST_INTERVAL_SECONDS),
+    # Forecasts refresh only when receipts or purchase orders changed, and
+    # refit only series with new receipts, so polling often costs one query.
+    WorkerJob(FORECAST_JOB_NAME, forecast_job, lambda settings: settings.worker_poll_seconds),
     # Exposure reads what the inbox loaded and the forecast ETAs; with nothing
     # new it recomputes no line.
     WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
