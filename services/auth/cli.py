@@ -41,6 +41,8 @@ def add_user(
     """Add a user with a role and a password."""
     from services.auth.users import InvalidUser, create_user
 
+    if role not in {known.value for known in Role}:
+        _fail(f"role {role!r} is unknown; use one of {', '.join(known.value for known in Role)}", code=2)
     try:
         limit = Decimal(approval_limit)
     except InvalidOperation:
