@@ -337,9 +337,7 @@ def test_whatif_previews_without_writing(demo, database_url, monkeypatch):
     assert not app.exception
     assert metric_value(app, "Exposed lines after (USD)") == f"{expected_all['lines_after']:,}"
     assert metric_value(app, "Revenue at risk after (USD)") == f"{expected_all['revenue_at_risk_after']:,.2f}"
-    assert app.caption[0].value == "A preview only: nothing has been written." or any(
-        caption.value == "A preview only: nothing has been written." for caption in app.caption
-    )
+    assert "A preview only: nothing has been written." in [caption.value for caption in app.caption]
     with demo.connect() as connection:
         assert connection.execute(text("select count(*), sum(revenue_at_risk) from exposure")).one() == before
 
@@ -378,7 +376,7 @@ def test_wrong_role_gets_refusal(demo, database_url, monkeypatch, role, page, me
     assert len(app.dataframe) == 0
 
 
-def test_signed_out_page_url_shows_sign_in(demo, database_url, monkeypatch):
+def test_signed_out_user_sees_sign_in(demo, database_url, monkeypatch):
     app = run_app(monkeypatch, database_url, None)
 
     assert app.title[0].value == "Sign in"
