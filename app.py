@@ -1,7 +1,10 @@
-"""The Streamlit entry point: page config, navigation and the frame drawn around every page.
+"""The Streamlit entry point: page config, sign-in, navigation by role and the frame drawn around every page.
 
 Pages are listed here explicitly, because calling st.navigation turns off
-Streamlit's discovery of the pages/ folder.
+Streamlit's discovery of the pages/ folder. Every built page is registered
+with the router, so a page opened by its URL reaches the page's own role
+check and its refusal message. The sidebar menu lists only the pages of the
+signed-in role.
 """
 
 from __future__ import annotations
@@ -10,8 +13,11 @@ import logging
 
 import streamlit as st
 
+from services.auth.navigation import CONTROL_TOWER, EXPOSURE, REVENUE_AT_RISK, pages_for
+from services.auth.users import SignInFailed, authenticate
+from services.db.engine import DatabaseUnavailable
 from services.settings import SettingsError
-from services.web import describe_database, get_settings
+from services.web import ACTOR_KEY, describe_database, get_engine, get_settings, signed_in_actor
 
 logger = logging.getLogger(__name__)
 
@@ -23,20 +29,45 @@ st.set_page_config(
     layout="wide",
 )
 
-# Each section groups the pages of one kind of user, so a later page joins
-# the section of the people who work on it.
-PAGES = {
-    "Overview": [
-        st.Page(
-            "pages/control_tower.py",
-            title="Control tower",
-            icon=":material/monitoring:",
-            default=True,
-        ),
-    ],
+# Pages that exist today. The role map in services.auth.navigation also
+# names the pages still to come, which appear in a role's menu once added here.
+BUILT_PAGES = {
+    CONTROL_TOWER: st.Page(
+        "pages/control_tower.py", title="Control tower", icon=":material/monitoring:", default=True
+    ),
+    EXPOSURE: st.Page("pages/exposure.py", title="Exposure", icon=":material/inventory:"),
+    REVENUE_AT_RISK: st.Page(
+        "pages/revenue_at_risk.py", title="Revenue at risk", icon=":material/payments:"
+    ),
 }
 
-page = st.navigation(PAGES)
+
+def render_sign_in() -> None:
+    try:
+        engine = get_engine()
+    except DatabaseUnavailable as error:
+        logger.warning("sign-in page cannot reach the database: %s", error)
+        st.error(str(error), icon=":material/error:")
+        return
+    with st.form("sign_in"):
+        username = st.text_input("Username", key="sign_in_username")
+        password = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    try:
+        actor = authenticate(engine, username, password)
+    except SignInFailed as error:
+        st.error(str(error).capitalize() + ".", icon=":material/lock:")
+        return
+    st.session_state[ACTOR_KEY] = actor
+    st.rerun()
+
+
+def sign_out() -> None:
+    # Filters and other choices of the previous user go with them.
+    st.session_state.clear()
+
 
 with st.sidebar:
     st.markdown(f"**{PRODUCT_NAME}**")
@@ -47,6 +78,19 @@ with st.sidebar:
         st.error(str(error))
         st.stop()
     st.caption(f"Database: {describe_database(settings)}")
+
+actor = signed_in_actor()
+if actor is None:
+    page = st.navigation([st.Page(render_sign_in, title="Sign in", icon=":material/login:")], position="hidden")
+else:
+    page = st.navigation(list(BUILT_PAGES.values()), position="hidden")
+    with st.sidebar:
+        for name in pages_for(actor.role):
+            if name in BUILT_PAGES:
+                st.page_link(BUILT_PAGES[name])
+        st.divider()
+        st.caption(f"Signed in as {actor.display_name or actor.username} ({actor.role.label})")
+        st.button("Sign out", key="sign_out", on_click=sign_out, icon=":material/logout:")
 
 st.title(page.title)
 page.run()

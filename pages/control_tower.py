@@ -1,4 +1,4 @@
-"""Control tower: the backlog and the supply on order at a glance, and how fresh the data is."""
+"""Control tower: the backlog, what is at risk and the supply on order at a glance, and how fresh the data is."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 import streamlit as st
 
+from services.auth.navigation import CONTROL_TOWER
+from services.auth.roles import Actor
 from services.db.engine import DatabaseUnavailable
+from services.kpis.headline import (
+    STALE_AFTER_HOURS,
+    ExposureHeadline,
+    get_exposure_headline,
+    get_top_exposures,
+    stale_sources,
+)
 from services.kpis.overview import (
     BacklogOverview,
     get_backlog_overview,
@@ -17,11 +26,12 @@ from services.kpis.overview import (
     get_source_freshness,
     has_loaded_data,
 )
-from services.web import get_engine, get_settings
+from services.web import get_engine, get_settings, guard_page, show_table
 
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 30
+FRESHNESS_REFRESH_SECONDS = 60
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
@@ -40,6 +50,16 @@ def load_has_data(_engine) -> bool:
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def load_backlog_overview(_engine) -> BacklogOverview:
     return get_backlog_overview(_engine)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_exposure_headline(_engine, actor: Actor) -> ExposureHeadline:
+    return get_exposure_headline(_engine, actor)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_top_exposures(_engine, actor: Actor) -> pd.DataFrame:
+    return get_top_exposures(_engine, actor)
 
 
 # Ages are computed when the cache is filled, so they can be up to
@@ -71,12 +91,20 @@ def format_money(values: dict[str, Decimal]) -> str:
     return " · ".join(parts)
 
 
-def render_backlog(overview: BacklogOverview) -> None:
+def render_backlog(overview: BacklogOverview, headline: ExposureHeadline) -> None:
     st.subheader("Backlog")
     lines, units, value = st.columns(3)
     lines.metric("Open order lines", f"{overview.open_order_lines:,}")
     units.metric("Open units", format_units(overview.open_units))
     value.metric("Open value", format_money(overview.open_value))
+
+    at_risk, late, waiting = st.columns(3)
+    at_risk.metric("Revenue at risk", format_money(headline.revenue_at_risk))
+    late.metric(
+        "Lines late", f"{headline.lines_late:,}",
+        help="Exposed lines projected after their promise, or whose promise is today or past.",
+    )
+    waiting.metric("Recommendations waiting", f"{headline.recommendations_waiting:,}")
 
     st.subheader("Supply on order")
     lines, units, value = st.columns(3)
@@ -124,15 +152,59 @@ def render_source_freshness(frame: pd.DataFrame, business_timezone: str) -> None
         format="localized",
         help="Rows of the last successful run that went to quarantine with their reason.",
     )
-    st.dataframe(
+    show_table(
         frame,
+        key="source_freshness",
+        file_name="source_freshness",
         column_config=columns,
         column_order=[
             "source", "entity", "last_success_at", "age_hours", "rows_read", "rows_rejected",
             "last_status", "last_error",
         ],
-        hide_index=True,
-        width="stretch",
+    )
+
+
+def render_top_exposures(frame: pd.DataFrame) -> None:
+    st.subheader("Top exposures")
+    if frame.empty:
+        st.caption("No open order line is exposed.")
+        return
+    show_table(
+        frame,
+        key="top_exposures",
+        file_name="top_exposures",
+        column_order=[
+            "order_number", "line_number", "customer_name", "tier", "sku", "warehouse_code", "status",
+            "root_cause", "shortage_qty", "current_promised_date", "projected_date_p50", "revenue_at_risk",
+            "priority_score",
+        ],
+        column_config={
+            "order_number": st.column_config.TextColumn("Order"),
+            "line_number": st.column_config.NumberColumn("Line"),
+            "customer_name": st.column_config.TextColumn("Customer"),
+            "tier": st.column_config.TextColumn("Tier"),
+            "sku": st.column_config.TextColumn("SKU"),
+            "warehouse_code": st.column_config.TextColumn("Warehouse"),
+            "status": st.column_config.TextColumn("Status"),
+            "root_cause": st.column_config.TextColumn("Root cause"),
+            "shortage_qty": st.column_config.NumberColumn("Shortage", format="localized"),
+            "current_promised_date": st.column_config.DateColumn("Promised", format="YYYY-MM-DD"),
+            "projected_date_p50": st.column_config.DateColumn("Projected (P50)", format="YYYY-MM-DD"),
+            "revenue_at_risk": st.column_config.NumberColumn("Revenue at risk", format="dollar"),
+            "priority_score": st.column_config.NumberColumn("Priority", format="%.1f"),
+        },
+    )
+
+
+def render_stale_warning(frame: pd.DataFrame) -> None:
+    stale = stale_sources(frame)
+    if stale.empty:
+        return
+    names = ", ".join(f"{row.source}/{row.entity}" for row in stale.itertuples())
+    st.warning(
+        f"Stale data: {names} had no successful sync in the last {STALE_AFTER_HOURS:g} hours. "
+        "Figures that depend on them may be out of date; check the connector and its inbox folder.",
+        icon=":material/schedule:",
     )
 
 
@@ -145,10 +217,27 @@ def render_job_freshness(frame: pd.DataFrame, business_timezone: str) -> None:
         business_timezone, "Error of the latest run when it failed or finished as partial."
     )
     columns["job_name"] = st.column_config.TextColumn("Job")
-    st.dataframe(frame, column_config=columns, hide_index=True, width="stretch")
+    show_table(frame, key="job_freshness", file_name="job_freshness", column_config=columns)
+
+
+@st.fragment(run_every=FRESHNESS_REFRESH_SECONDS)
+def render_freshness(business_timezone: str) -> None:
+    """Redraw the freshness tables on a timer, without rerunning the whole page."""
+    try:
+        engine = get_engine()
+        sources = load_source_freshness(engine)
+        jobs = load_job_freshness(engine)
+    except DatabaseUnavailable as error:
+        logger.warning("control tower page cannot read the freshness tables: %s", error)
+        st.error(str(error), icon=":material/error:")
+        return
+    render_stale_warning(sources)
+    render_source_freshness(sources, business_timezone)
+    render_job_freshness(jobs, business_timezone)
 
 
 def render_page() -> None:
+    actor = guard_page(CONTROL_TOWER)
     business_timezone = get_settings().business_timezone
     try:
         engine = get_engine()
@@ -156,16 +245,16 @@ def render_page() -> None:
             st.info(NO_DATA_MESSAGE, icon=":material/info:")
             return
         overview = load_backlog_overview(engine)
-        sources = load_source_freshness(engine)
-        jobs = load_job_freshness(engine)
+        headline = load_exposure_headline(engine, actor)
+        top = load_top_exposures(engine, actor)
     except DatabaseUnavailable as error:
         logger.warning("control tower page cannot read the database: %s", error)
         st.error(str(error), icon=":material/error:")
         return
 
-    render_backlog(overview)
-    render_source_freshness(sources, business_timezone)
-    render_job_freshness(jobs, business_timezone)
+    render_backlog(overview, headline)
+    render_top_exposures(top)
+    render_freshness(business_timezone)
 
 
 render_page()

@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import typer
 
+from services.auth.cli import users_app
 from services.settings import Settings, SettingsError, configure_logging, load_settings
 
 logger = logging.getLogger("services.cli")
@@ -28,6 +29,7 @@ approvals_app = typer.Typer(help="Governed decisions on recommendations and thei
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(users_app, name="users")
 
 
 def _fail(message: str, code: int = 1) -> None:

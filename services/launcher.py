@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
+from services.auth.users import ensure_demo_users
 from services.db.engine import check_connection, make_engine
 from services.db.migrate import upgrade_database
 from services.settings import PROJECT_ROOT, Settings
@@ -114,6 +115,7 @@ def load_demo(engine: Engine, settings: Settings, *, seed: int = 7, lines: int =
     results = load_canonical_folder(
         engine, folder, source="demo", business_timezone=settings.business_timezone
     )
+    ensure_demo_users(engine)
     loaded = sum(result.inserted + result.updated for result in results)
     rejected = sum(result.rejected for result in results)
     logger.info(
@@ -184,6 +186,9 @@ def run_product(settings: Settings, database_url: str, *, load_demo_data: bool =
     if load_demo_data and database_is_empty(engine):
         logger.info("the database has no order lines; loading the demo distributor")
         load_demo(engine, settings, lines=demo_lines)
+    elif load_demo_data:
+        # A demo loaded before the demo had users gets them now.
+        ensure_demo_users(engine)
     engine.dispose()
 
     stop = _StopRequested()

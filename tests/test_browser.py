@@ -10,19 +10,35 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from services.settings import PROJECT_ROOT
-from tests.builders import make_job_run, make_order_line, make_po_line, make_sync_run
+from seed_data.generator import generate_demo
+from services.auth.users import ensure_demo_users
+from services.exposure.recompute import recompute_exposure
+from services.sync.canonical import load_canonical_folder
+from tests.builders import make_job_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS_DIR = PROJECT_ROOT / "test-artifacts"
 STARTUP_TIMEOUT_SECONDS = 60
 RENDER_TIMEOUT_SECONDS = 60
+DEMO_LINES = 1_000
+
+# Each demo user and the menu of its role, in order.
+ROLE_PAGES = [
+    ("executive", "executive-demo", ["Control tower"]),
+    ("leader", "leader-demo", ["Control tower", "Exposure", "Revenue at risk"]),
+    ("planner", "planner-demo", ["Control tower", "Exposure"]),
+    ("admin", "admin-demo", ["Control tower"]),
+]
+# Tables each page draws on the demo: Control tower (top exposures, sources,
+# jobs), Exposure (backlog, aging, root causes), Revenue at risk (weeks,
+# customers, suppliers).
+PAGE_TABLES = {"Control tower": 3, "Exposure": 3, "Revenue at risk": 3}
 
 CHROMIUM_ARGUMENTS = [
     "--headless=new",
@@ -71,24 +87,16 @@ def wait_until_healthy(process: subprocess.Popen, port: int) -> None:
 
 
 @pytest.fixture
-def loaded_database_url(engine, database_url) -> str:
-    """The test database with three open order lines and runs that finished recently."""
-    now = datetime.now(timezone.utc)
+def loaded_database_url(engine, database_url, tmp_path) -> str:
+    """The test database with the demo distributor at 1,000 open lines, its exposure and its users."""
+    today = datetime.now(timezone.utc).date()
+    folder = tmp_path / "demo"
+    generate_demo(folder, seed=7, lines=DEMO_LINES, as_of=today)
+    load_canonical_folder(engine, folder, source="demo", business_timezone="America/Chicago")
+    recompute_exposure(engine, as_of=today)
+    ensure_demo_users(engine)
     with engine.begin() as connection:
-        make_order_line(connection, ordered_qty=10, unit_price=Decimal("19.99"))
-        make_order_line(connection, ordered_qty=4, unit_price=Decimal("125.50"))
-        make_order_line(connection, ordered_qty=12, shipped_qty=5, unit_price=Decimal("7.25"))
-        make_order_line(connection, ordered_qty=8, shipped_qty=8, status="shipped")
-        make_po_line(connection, ordered_qty=100, received_qty=40, unit_cost=Decimal("3.10"))
-        make_sync_run(
-            connection, source="erp", entity="sales_order_lines", read_count=4,
-            started_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=2) + timedelta(minutes=1),
-        )
-        make_sync_run(
-            connection, source="supplier_edi", entity="purchase_order_lines", status="failed",
-            started_at=now - timedelta(minutes=40), error="missing column promised_date in row 1",
-        )
-        make_job_run(connection, job_name="sync_inbox", started_at=now - timedelta(minutes=20))
+        make_job_run(connection, job_name="sync_inbox", started_at=datetime.now(timezone.utc) - timedelta(minutes=20))
     return database_url
 
 
@@ -152,24 +160,109 @@ def read_metric(browser, label: str) -> str | None:
     return None
 
 
-def test_control_tower_renders_in_chromium(app_port, browser):
+def heading(browser) -> str:
     from selenium.webdriver.common.by import By
+
+    headings = browser.find_elements(By.CSS_SELECTOR, "h1")
+    return headings[0].text.strip() if headings else ""
+
+
+def is_running(browser) -> bool:
+    """Tell whether the app is still running a script: a spinner or the running status is shown."""
+    from selenium.webdriver.common.by import By
+
+    return bool(browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSpinner"], [data-testid="stStatusWidget"] img'))
+
+
+def wait_for(browser, condition, what: str) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(f"http://127.0.0.1:{app_port}/")
-    WebDriverWait(browser, RENDER_TIMEOUT_SECONDS).until(
-        lambda driver: read_metric(driver, "Open order lines") is not None
-    )
-    # The tables are drawn after the metrics, so wait for both before taking the screenshot.
-    WebDriverWait(browser, RENDER_TIMEOUT_SECONDS).until(
-        lambda driver: len(driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')) == 2
-    )
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS_DIR / "control_tower.png"))
+    try:
+        WebDriverWait(browser, RENDER_TIMEOUT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+    except TimeoutException:
+        screenshot = ARTIFACTS_DIR / "timeout.png"
+        browser.save_screenshot(str(screenshot))
+        pytest.fail(f"timed out after {RENDER_TIMEOUT_SECONDS} s waiting for {what}; screenshot in {screenshot}")
 
-    assert read_metric(browser, "Open order lines") == "3"
-    assert read_metric(browser, "Open units") == "21"
-    assert read_metric(browser, "Open value") == "$752.65"
-    assert read_metric(browser, "Open PO lines") == "1"
-    assert browser.find_element(By.CSS_SELECTOR, "h1").text.strip() == "Control tower"
-    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+
+def sign_in(browser, port: int, username: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"http://127.0.0.1:{port}/")
+    wait_for(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, 'input[aria-label="Username"]'), "the sign-in form")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Username"]').send_keys(username)
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys(password)
+    browser.find_element(By.XPATH, "//button[.//p[text()='Sign in']]").click()
+    wait_for(browser, lambda driver: heading(driver) == "Control tower", f"the Control tower after signing in as {username}")
+
+
+def open_page(browser, title: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    links = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] a')
+    matching = [link for link in links if link_title(link) == title]
+    assert matching, f"no sidebar link {title!r}; links: {[link.text for link in links]}"
+    matching[0].click()
+    wait_for(browser, lambda driver: heading(driver) == title, f"the {title} page")
+
+
+def menu_titles(browser) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [link_title(link) for link in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] a')]
+
+
+def link_title(link) -> str:
+    """Return a sidebar link's label without the name of its icon, which shares its text."""
+    lines = link.text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@pytest.mark.parametrize(("username", "password", "titles"), ROLE_PAGES)
+def test_each_role_sees_its_pages(app_port, browser, username, password, titles):
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, app_port, username, password)
+    assert menu_titles(browser) == titles
+
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    for title in titles:
+        open_page(browser, title)
+        tables = PAGE_TABLES[title]
+        wait_for(
+            browser,
+            lambda driver: len(driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')) == tables,
+            f"{tables} tables on {title}",
+        )
+        wait_for(browser, lambda driver: not is_running(driver), f"{title} to finish running")
+        browser.save_screenshot(str(ARTIFACTS_DIR / f"{username}_{title.lower().replace(' ', '_')}.png"))
+
+        assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), title
+        assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAlertContentError"]'), title
+
+    browser.find_element(By.XPATH, "//button[.//p[text()='Sign out']]").click()
+    wait_for(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, 'input[aria-label="Username"]'), "the sign-in form after signing out")
+    assert menu_titles(browser) == []
+
+
+def test_control_tower_figures_in_chromium(app_port, browser, loaded_database_url, engine):
+    sign_in(browser, app_port, "executive", "executive-demo")
+    wait_for(browser, lambda driver: read_metric(driver, "Open order lines") is not None, "the backlog metrics")
+
+    assert read_metric(browser, "Open order lines") == f"{DEMO_LINES:,}"
+    assert read_metric(browser, "Recommendations waiting") == "0"
+
+
+def test_wrong_password_in_chromium(app_port, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"http://127.0.0.1:{app_port}/")
+    wait_for(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, 'input[aria-label="Username"]'), "the sign-in form")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Username"]').send_keys("leader")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys("not the password")
+    browser.find_element(By.XPATH, "//button[.//p[text()='Sign in']]").click()
+    wait_for(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlertContentError"]'), "the sign-in error")
+
+    error = browser.find_element(By.CSS_SELECTOR, '[data-testid="stAlertContentError"]').text.strip().splitlines()[-1]
+    assert error == "Unknown username or wrong password; check both and try again."

@@ -14,6 +14,7 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from services.auth.roles import Actor, Role
 from services.kpis.overview import (
     get_backlog_overview,
     get_job_freshness,
@@ -122,8 +123,10 @@ def load_control_tower_data(engine) -> None:
 
 
 def run_app(monkeypatch, database_url: str) -> AppTest:
+    """Run the app signed in as a planner, who may open the Control tower."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     app = AppTest.from_file(APP_PATH, default_timeout=60)
+    app.session_state["actor"] = Actor(username="planner", role=Role.PLANNER)
     app.run()
     assert not app.exception, [exception.value for exception in app.exception]
     return app
@@ -223,6 +226,7 @@ def test_po_lines_without_cost_are_named(engine, database_url, monkeypatch):
     assert metric_value(app, "Value on order") == "$10.00"
     assert [caption.value for caption in app.main.caption] == [
         "1 open PO line has no unit cost and is left out of the value on order.",
+        "No open order line is exposed.",
         "No source has been synced yet.",
         "No job has run yet.",
     ]

@@ -1,0 +1,1 @@
+"""Reports and downloads built from the tables the pages show."""

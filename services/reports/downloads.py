@@ -1,6 +1,6 @@
-"""CSV and Excel downloads of a table, with text cells that a spreadsheet would read as a formula neutralised.
+"""CSV and Excel downloads of a table, with spreadsheet formulas neutralised.
 
-A text cell that starts with =, +, - or @ (or a tab or carriage return) is
+A text cell that starts with =, +, -, @, a tab or a carriage return is
 read as a formula by Excel and LibreOffice. Such a cell gets a leading
 apostrophe, so the spreadsheet shows it as text (the OWASP advice on CSV
 injection). Numbers, dates and empty cells are written unchanged, so a
@@ -10,6 +10,7 @@ negative quantity stays a number.
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import pandas as pd
 
@@ -39,13 +40,23 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return neutralise_formulas(frame).to_csv(index=False).encode("utf-8-sig")
 
 
-def to_excel_bytes(frame: pd.DataFrame, sheet_name: str = "data") -> bytes:
-    """Write the table as one .xlsx sheet with openpyxl; instants with a time zone are written as UTC wall times."""
+def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    # Excel stores no time zone, so instants are written as UTC wall times.
     ready = neutralise_formulas(frame)
     for column in ready.columns:
         if isinstance(ready[column].dtype, pd.DatetimeTZDtype):
             ready[column] = ready[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        elif ready[column].dtype == object:
+            ready[column] = ready[column].map(
+                lambda value: value.astimezone(timezone.utc).replace(tzinfo=None)
+                if isinstance(value, datetime) and value.tzinfo else value
+            )
+    return ready
+
+
+def to_excel_bytes(frame: pd.DataFrame, sheet_name: str = "data") -> bytes:
+    """Write the table as one .xlsx sheet (openpyxl); instants with a time zone are written in UTC."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        ready.to_excel(writer, sheet_name=sheet_name[:EXCEL_SHEET_NAME_LIMIT], index=False)
+        _excel_ready(frame).to_excel(writer, sheet_name=sheet_name[:EXCEL_SHEET_NAME_LIMIT], index=False)
     return buffer.getvalue()
