@@ -13,7 +13,15 @@ import logging
 
 import streamlit as st
 
-from services.auth.navigation import CONTROL_TOWER, EXPOSURE, REVENUE_AT_RISK, pages_for
+from services.auth.navigation import (
+    CONTROL_TOWER,
+    EXPOSURE,
+    OPERATIONS,
+    REVENUE_AT_RISK,
+    SUPPLIER_ETA,
+    WEEKLY_KPIS,
+    pages_for,
+)
 from services.auth.users import SignInFailed, authenticate
 from services.db.engine import DatabaseUnavailable
 from services.settings import SettingsError
@@ -39,6 +47,9 @@ BUILT_PAGES = {
     REVENUE_AT_RISK: st.Page(
         "pages/revenue_at_risk.py", title="Revenue at risk", icon=":material/payments:"
     ),
+    SUPPLIER_ETA: st.Page("pages/supplier_eta.py", title="Supplier ETA", icon=":material/local_shipping:"),
+    WEEKLY_KPIS: st.Page("pages/weekly_kpis.py", title="Weekly KPIs", icon=":material/trending_up:"),
+    OPERATIONS: st.Page("pages/operations.py", title="Operations", icon=":material/settings_suggest:"),
 }
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from services.auth.navigation import OPERATIONS
 from services.auth.roles import RoleRefused
 from services.db.engine import DatabaseUnavailable
-from services.operations import OPERATIONS_READERS
 from services.operations.queries import (
     DEFAULT_PAGE_SIZE,
     Page,
@@ -24,12 +24,10 @@ from services.operations.queries import (
     search_audit_log,
 )
 from services.operations.requeue import FileNotAccepted, list_failed_inbox_files, requeue_corrected_file
-from services.page_access import actor_allowed_on_page, download_buttons
-from services.web import get_engine, get_settings
+from services.web import download_buttons, get_engine, guard_page, get_settings
 
 logger = logging.getLogger(__name__)
 
-PAGE_TITLE = "Operations"
 CACHE_SECONDS = 30
 ANY = "(any)"
 
@@ -255,9 +253,7 @@ def render_requeue(engine, actor, settings) -> None:
 
 
 def render_page() -> None:
-    actor = actor_allowed_on_page(PAGE_TITLE, OPERATIONS_READERS)
-    if actor is None:
-        return
+    actor = guard_page(OPERATIONS)
     settings = get_settings()
     try:
         engine = get_engine()

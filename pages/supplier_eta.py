@@ -9,11 +9,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from services.auth.navigation import SUPPLIER_ETA
 from services.auth.roles import RoleRefused
 from services.db.engine import DatabaseUnavailable
 from services.forecast.queries import (
     DEFAULT_LINES,
-    ETA_READERS,
     MAX_LINES,
     SupplierScorecard,
     list_eta_suppliers,
@@ -22,12 +22,10 @@ from services.forecast.queries import (
     supplier_backtests,
     supplier_scorecard,
 )
-from services.page_access import actor_allowed_on_page, download_buttons
-from services.web import get_engine
+from services.web import download_buttons, get_engine, guard_page
 
 logger = logging.getLogger(__name__)
 
-PAGE_TITLE = "Supplier ETA"
 CACHE_SECONDS = 60
 
 
@@ -138,9 +136,7 @@ def render_lines(lines: pd.DataFrame, limit: int, open_lines: int) -> None:
 
 
 def render_page() -> None:
-    actor = actor_allowed_on_page(PAGE_TITLE, ETA_READERS)
-    if actor is None:
-        return
+    actor = guard_page(SUPPLIER_ETA)
     try:
         engine = get_engine()
         suppliers = load_suppliers(engine, actor)

@@ -9,11 +9,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from services.auth.navigation import WEEKLY_KPIS
 from services.auth.roles import RoleRefused
 from services.db.engine import DatabaseUnavailable
 from services.kpis.definitions import BACKLOG_AGING, BACKLOG_BUCKETS, KPIS, KpiUnit
 from services.kpis.weekly import (
-    KPI_READERS,
     TREND_WEEKS,
     KpiComparison,
     compare_latest_weeks,
@@ -21,12 +21,10 @@ from services.kpis.weekly import (
     kpi_trend,
     latest_snapshot_week,
 )
-from services.page_access import actor_allowed_on_page, download_buttons
-from services.web import get_engine
+from services.web import download_buttons, get_engine, guard_page
 
 logger = logging.getLogger(__name__)
 
-PAGE_TITLE = "Weekly KPIs"
 CACHE_SECONDS = 60
 
 NO_SNAPSHOT_MESSAGE = (
@@ -140,9 +138,7 @@ def render_table(snapshots: pd.DataFrame) -> None:
 
 
 def render_page() -> None:
-    actor = actor_allowed_on_page(PAGE_TITLE, KPI_READERS)
-    if actor is None:
-        return
+    actor = guard_page(WEEKLY_KPIS)
     try:
         snapshots = load_snapshots(get_engine(), actor)
     except DatabaseUnavailable as error:

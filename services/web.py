@@ -138,15 +138,8 @@ def money_format(currencies) -> str:
     return "dollar" if codes <= {"USD"} else "%.2f"
 
 
-def show_table(frame: pd.DataFrame, *, key: str, file_name: str, **dataframe_options):
-    """Draw a table with CSV and Excel download buttons and return what st.dataframe returns.
-
-    The downloads hold the exact values of the frame, and the files are built
-    only when a button is clicked.
-    """
-    shown = st.dataframe(
-        display_frame(frame), key=f"{key}_table", hide_index=True, width="stretch", **dataframe_options
-    )
+def download_buttons(frame: pd.DataFrame, file_name: str, key: str) -> None:
+    """Offer the table as CSV and Excel, with formula-like text neutralised; the files are built when clicked."""
     csv_column, excel_column, _ = st.columns([1, 1, 6])
     csv_column.download_button(
         "CSV", data=lambda: to_csv_bytes(frame), file_name=f"{file_name}.csv", mime="text/csv",
@@ -157,4 +150,15 @@ def show_table(frame: pd.DataFrame, *, key: str, file_name: str, **dataframe_opt
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx", icon=":material/download:", on_click="ignore",
     )
+
+
+def show_table(frame: pd.DataFrame, *, key: str, file_name: str, **dataframe_options):
+    """Draw a table with CSV and Excel download buttons and return what st.dataframe returns.
+
+    The downloads hold the exact values of the frame.
+    """
+    shown = st.dataframe(
+        display_frame(frame), key=f"{key}_table", hide_index=True, width="stretch", **dataframe_options
+    )
+    download_buttons(frame, file_name, key)
     return shown

@@ -24,16 +24,20 @@ from services.auth.roles import Actor, Role, RoleRefused
 
 
 def test_pages_per_role():
-    assert pages_for(Role.OPERATIONS_LEADER) == (CONTROL_TOWER, EXPOSURE, REVENUE_AT_RISK, OPERATIONS)
+    assert pages_for(Role.OPERATIONS_LEADER) == (
+        CONTROL_TOWER, EXPOSURE, REVENUE_AT_RISK, RECOMMENDATIONS, SUPPLIER_ETA, WEEKLY_KPIS, OPERATIONS,
+    )
     assert pages_for(Role.PLANNER) == (CONTROL_TOWER, RECOMMENDATIONS, EXPOSURE, SUPPLIER_ETA, CUSTOMER_UPDATES)
     assert pages_for(Role.EXECUTIVE) == (CONTROL_TOWER, WEEKLY_KPIS)
-    assert pages_for(Role.ADMINISTRATOR) == (CONTROL_TOWER, SETTINGS, OPERATIONS)
+    assert pages_for(Role.ADMINISTRATOR) == (CONTROL_TOWER, SETTINGS, OPERATIONS, WEEKLY_KPIS, SUPPLIER_ETA)
 
 
 def test_roles_per_page():
     assert roles_for(REVENUE_AT_RISK) == (Role.OPERATIONS_LEADER,)
     assert roles_for(EXPOSURE) == (Role.OPERATIONS_LEADER, Role.PLANNER)
     assert roles_for(OPERATIONS) == (Role.OPERATIONS_LEADER, Role.ADMINISTRATOR)
+    assert roles_for(WEEKLY_KPIS) == (Role.EXECUTIVE, Role.OPERATIONS_LEADER, Role.ADMINISTRATOR)
+    assert roles_for(RECOMMENDATIONS) == (Role.OPERATIONS_LEADER, Role.PLANNER)
     assert roles_for(CONTROL_TOWER) == tuple(Role)
 
 

@@ -127,7 +127,7 @@ def test_jobs_stale_after_their_interval(engine, database_url, tmp_path):
     settings = make_settings(database_url, tmp_path, poll_seconds=30)
     with engine.begin() as c:
         make_job_run(c, job_name="sync_inbox", started_at=NOW - timedelta(minutes=3), finished_at=NOW - timedelta(minutes=2))
-        make_job_run(c, job_name="forecast", started_at=NOW - timedelta(minutes=40), finished_at=NOW - timedelta(minutes=30))
+        make_job_run(c, job_name="forecast", started_at=NOW - timedelta(seconds=40), finished_at=NOW - timedelta(seconds=30))
         make_job_run(c, job_name="kpi_snapshot", started_at=NOW - timedelta(days=6), finished_at=NOW - timedelta(days=6))
         make_job_run(c, job_name="exposure", status="failed", started_at=NOW - timedelta(seconds=20), error="boom")
 
@@ -301,7 +301,8 @@ def test_page_refuses_planner(database_url, tmp_path, monkeypatch):
     app = run_page(monkeypatch, database_url, tmp_path, Actor("pat", Role.PLANNER))
 
     assert [error.value for error in app.error] == [
-        "pat is signed in as planner, and the Operations page is only for these roles: operations leader, administrator."
+        "The Operations page is open to these roles: operations leader, administrator. "
+        "You are signed in as pat with the role planner; ask an administrator if you need it."
     ]
     assert len(app.dataframe) == 0
 
@@ -309,4 +310,4 @@ def test_page_refuses_planner(database_url, tmp_path, monkeypatch):
 def test_page_refuses_without_sign_in(database_url, tmp_path, monkeypatch):
     app = run_page(monkeypatch, database_url, tmp_path, None)
 
-    assert app.error[0].value.startswith("The Operations page needs a signed-in user with one of these roles")
+    assert [warning.value for warning in app.warning] == ["Sign in to see this page."]

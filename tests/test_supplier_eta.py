@@ -181,6 +181,6 @@ def test_page_refuses_executive(database_url, monkeypatch):
     app = run_page(monkeypatch, database_url, Actor("erin", Role.EXECUTIVE))
 
     assert [error.value for error in app.error] == [
-        "erin is signed in as executive, and the Supplier ETA page is only for these roles: "
-        "planner, operations leader, administrator."
+        "The Supplier ETA page is open to these roles: operations leader, planner, administrator. "
+        "You are signed in as erin with the role executive; ask an administrator if you need it."
     ]

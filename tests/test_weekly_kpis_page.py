@@ -75,7 +75,7 @@ def test_page_refuses_planner(database_url, monkeypatch):
     app = run_page(monkeypatch, database_url, Actor("pat", Role.PLANNER))
 
     assert [error.value for error in app.error] == [
-        "pat is signed in as planner, and the Weekly KPIs page is only for these roles: "
-        "executive, operations leader, administrator."
+        "The Weekly KPIs page is open to these roles: executive, operations leader, administrator. "
+        "You are signed in as pat with the role planner; ask an administrator if you need it."
     ]
     assert len(app.metric) == 0

@@ -27,12 +27,15 @@ PAGE_TITLES = {
 }
 
 # The administrator also gets the Control tower, because it shows how fresh
-# every source and job is, which the administrator runs.
+# every source and job is, which the administrator runs. Operations leaders
+# approve the recommendations of the leader class, so they see that queue.
 ROLE_PAGES: dict[Role, tuple[str, ...]] = {
-    Role.OPERATIONS_LEADER: (CONTROL_TOWER, EXPOSURE, REVENUE_AT_RISK, OPERATIONS),
+    Role.OPERATIONS_LEADER: (
+        CONTROL_TOWER, EXPOSURE, REVENUE_AT_RISK, RECOMMENDATIONS, SUPPLIER_ETA, WEEKLY_KPIS, OPERATIONS,
+    ),
     Role.PLANNER: (CONTROL_TOWER, RECOMMENDATIONS, EXPOSURE, SUPPLIER_ETA, CUSTOMER_UPDATES),
     Role.EXECUTIVE: (CONTROL_TOWER, WEEKLY_KPIS),
-    Role.ADMINISTRATOR: (CONTROL_TOWER, SETTINGS, OPERATIONS),
+    Role.ADMINISTRATOR: (CONTROL_TOWER, SETTINGS, OPERATIONS, WEEKLY_KPIS, SUPPLIER_ETA),
 }
 
 
