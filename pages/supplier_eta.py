@@ -141,7 +141,7 @@ def render_page() -> None:
         engine = get_engine()
         suppliers = load_suppliers(engine, actor)
         if suppliers.empty:
-            st.info("No supplier has an open PO line.", icon=":material/info:")
+            st.info("No supplier has an open or received PO line.", icon=":material/info:")
             return
         choice, size = st.columns([3, 1])
         labels = {row.supplier_id: f"{row.supplier_code} · {row.name}" for row in suppliers.itertuples()}

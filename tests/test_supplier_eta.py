@@ -116,11 +116,13 @@ def test_open_lines_with_eta_against_promise(engine, supplier_scene):
     assert lines.loc[1, "p90_date"] == pd.Timestamp("2026-03-20")
 
 
-def test_suppliers_listed_by_lines_late_at_p50(engine, supplier_scene):
+def test_suppliers_listed_by_lines_late_at_p50_with_history_only_suppliers_last(engine, supplier_scene):
     suppliers = list_eta_suppliers(engine, PLANNER)
 
-    assert suppliers[["supplier_code", "open_lines", "forecast_lines", "lines_late_p50"]].to_dict("records") == [
-        {"supplier_code": "S1", "open_lines": 3, "forecast_lines": 2, "lines_late_p50": 1},
+    columns = ["supplier_code", "open_lines", "forecast_lines", "lines_late_p50", "received_lines"]
+    assert suppliers[columns].to_dict("records") == [
+        {"supplier_code": "S1", "open_lines": 3, "forecast_lines": 2, "lines_late_p50": 1, "received_lines": 4},
+        {"supplier_code": "S2", "open_lines": 0, "forecast_lines": 0, "lines_late_p50": 0, "received_lines": 1},
     ]
 
 

@@ -20,19 +20,32 @@ MAX_LINES = 5_000
 DEFAULT_LINES = 500
 SCORECARD_MONTHS = 6
 
-SUPPLIERS_WITH_OPEN_LINES = text(
-    """
+# Suppliers with open PO lines or with received lines: a supplier whose
+# history trained the forecasts shows its backtest and scorecard even when
+# nothing is on order with it now.
+OPEN_LINE = (
+    "purchase_order_lines.status = 'open'"
+    " and purchase_order_lines.ordered_qty - purchase_order_lines.received_qty - purchase_order_lines.cancelled_qty > 0"
+)
+ETA_SUPPLIERS = text(
+    f"""
+    with lines as (
+        select purchase_order_lines.supplier_id,
+               count(*) filter (where {OPEN_LINE}) as open_lines,
+               count(eta_forecasts.id) filter (where {OPEN_LINE}) as forecast_lines,
+               count(*) filter (where {OPEN_LINE} and eta_forecasts.p50_date > purchase_order_lines.promised_date)
+                   as lines_late_p50,
+               count(*) filter (where purchase_order_lines.received_qty > 0) as received_lines
+        from purchase_order_lines
+        left join eta_forecasts on eta_forecasts.po_line_id = purchase_order_lines.id
+        group by purchase_order_lines.supplier_id
+    )
     select suppliers.id as supplier_id, suppliers.supplier_code, suppliers.name,
-           count(*) as open_lines,
-           count(eta_forecasts.id) as forecast_lines,
-           count(*) filter (where eta_forecasts.p50_date > purchase_order_lines.promised_date) as lines_late_p50
-    from purchase_order_lines
-    join suppliers on suppliers.id = purchase_order_lines.supplier_id
-    left join eta_forecasts on eta_forecasts.po_line_id = purchase_order_lines.id
-    where purchase_order_lines.status = 'open'
-      and purchase_order_lines.ordered_qty - purchase_order_lines.received_qty - purchase_order_lines.cancelled_qty > 0
-    group by suppliers.id
-    order by lines_late_p50 desc, open_lines desc, suppliers.supplier_code
+           lines.open_lines, lines.forecast_lines, lines.lines_late_p50, lines.received_lines
+    from lines
+    join suppliers on suppliers.id = lines.supplier_id
+    where lines.open_lines > 0 or lines.received_lines > 0
+    order by lines.lines_late_p50 desc, lines.open_lines desc, lines.received_lines desc, suppliers.supplier_code
     """
 )
 
@@ -109,9 +122,10 @@ def _frame(engine: Engine, statement, params: dict) -> pd.DataFrame:
 
 
 def list_eta_suppliers(engine: Engine, actor: Actor) -> pd.DataFrame:
-    """List suppliers with open PO lines: open lines, lines with a forecast, and lines whose P50 is after the promise."""
+    """List suppliers with open or received PO lines: open lines, lines with a forecast, lines whose P50 is
+    after the promise, and received lines; the most late lines first."""
     require_role(actor, "read supplier ETAs", *ETA_READERS)
-    return _frame(engine, SUPPLIERS_WITH_OPEN_LINES, {})
+    return _frame(engine, ETA_SUPPLIERS, {})
 
 
 def open_line_etas(engine: Engine, actor: Actor, supplier_id: int, *, limit: int = DEFAULT_LINES) -> pd.DataFrame:
