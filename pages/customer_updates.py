@@ -100,7 +100,7 @@ def render_drafts(engine, actor, business_timezone: str) -> None:
     st.text_input("Subject", value=draft["subject"], key=f"message_subject_{message_id}")
     st.text_area(
         "Body", value=draft["body"], height=260, key=f"message_body_{message_id}",
-        help="Only the empty line after the first paragraph is free text; the template's wording and values must stay.",
+        help="Only the note line of the template, empty in the draft, is free text. Keep the other wording and values.",
     )
     st.button(
         "Approve and send", key="approve_message", type="primary", icon=":material/send:",

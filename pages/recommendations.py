@@ -3,9 +3,9 @@
 A decision acts on the recommendation the user picked, as it was shown:
 its id and the quantity seen are kept in the session when it is picked, and
 the Approve button passes that quantity as expected_qty. So a changed
-recommendation is refused rather than approved with a value nobody saw,
-and a second click on Approve reaches the same recommendation and gets the
-service's "already approved" answer.
+recommendation is refused rather than approved with a quantity the user did
+not see. A second click on Approve reaches the same recommendation and gets
+the service's "already approved" answer.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def chosen(value: str) -> str | None:
 
 
 # --- Picking a recommendation and deciding it (widget callbacks) -----------------
-# Callbacks run before the page's script, which has checked the role on the
-# run that drew the button; the use cases check the role again.
+# Callbacks run before the page's script. The run that drew the button
+# checked the role, and the use cases check it again.
 
 
 def pick(recommendation_id: int | None) -> None:

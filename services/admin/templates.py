@@ -71,7 +71,9 @@ def check_template_text(part: str, text: str) -> str:
 def update_message_template(engine: Engine, actor: Actor, code: str, *, subject: str, body: str) -> None:
     """Store a template's new subject and body and audit the change; raise InvalidAdminChange for a bad text.
 
-    Drafts made before the change are matched against the new wording when approved.
+    NOTE: a draft keeps the text rendered from the old wording, but its
+    approval is matched against the new wording, so an unchanged old draft
+    is refused until it is rewritten in the new wording.
     """
     require_administrator(engine, actor, "change message templates", ENTITY, code)
     checked_subject = check_template_text("subject", subject)
