@@ -299,6 +299,7 @@ def test_wrong_password_in_chromium(app_port, browser):
 
 def test_planner_approves_a_recommendation_in_chromium(recommended_app_port, browser, engine):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
     planner = Actor("planner", Role.PLANNER)
@@ -310,6 +311,22 @@ def test_planner_approves_a_recommendation_in_chromium(recommended_app_port, bro
     open_page(browser, "Recommendations")
     wait_for(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]'), "the queue")
     wait_for(browser, lambda driver: not is_running(driver), "the Recommendations page to finish running")
+
+    # Selecting the first row of the table picks it. The grid is drawn on a canvas, so the click goes to
+    # the selection checkbox of the first row: about 18 px from the left, below the 35 px header.
+    grid = browser.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+    ActionChains(browser).move_to_element_with_offset(
+        grid, 18 - grid.size["width"] // 2, 35 + 16 - grid.size["height"] // 2
+    ).click().perform()
+    first_id = int(queue["recommendation_id"].iloc[0])
+    wait_for(
+        browser,
+        lambda driver: any(
+            element.text.startswith(f"#{first_id} ")
+            for element in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMarkdownContainer"] strong')
+        ),
+        f"recommendation {first_id} picked by selecting the first row",
+    )
 
     picker = browser.find_element(
         By.XPATH, "//div[@data-testid='stSelectbox'][.//label//p[text()='Recommendation']]//input"
