@@ -15,9 +15,12 @@ import streamlit as st
 
 from services.auth.navigation import (
     CONTROL_TOWER,
+    CUSTOMER_UPDATES,
     EXPOSURE,
     OPERATIONS,
+    RECOMMENDATIONS,
     REVENUE_AT_RISK,
+    SETTINGS,
     SUPPLIER_ETA,
     WEEKLY_KPIS,
     pages_for,
@@ -37,8 +40,8 @@ st.set_page_config(
     layout="wide",
 )
 
-# Pages that exist today. The role map in services.auth.navigation also
-# names the pages still to come, which appear in a role's menu once added here.
+# Every page of the role map in services.auth.navigation; a role's menu
+# lists a page once it is added here.
 BUILT_PAGES = {
     CONTROL_TOWER: st.Page(
         "pages/control_tower.py", title="Control tower", icon=":material/monitoring:", default=True
@@ -50,6 +53,9 @@ BUILT_PAGES = {
     SUPPLIER_ETA: st.Page("pages/supplier_eta.py", title="Supplier ETA", icon=":material/local_shipping:"),
     WEEKLY_KPIS: st.Page("pages/weekly_kpis.py", title="Weekly KPIs", icon=":material/trending_up:"),
     OPERATIONS: st.Page("pages/operations.py", title="Operations", icon=":material/settings_suggest:"),
+    RECOMMENDATIONS: st.Page("pages/recommendations.py", title="Recommendations", icon=":material/task_alt:"),
+    CUSTOMER_UPDATES: st.Page("pages/customer_updates.py", title="Customer updates", icon=":material/mail:"),
+    SETTINGS: st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
 }
 
 

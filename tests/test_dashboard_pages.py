@@ -167,11 +167,11 @@ def test_unknown_user_gets_same_message(demo, database_url, monkeypatch):
 def test_menu_lists_pages_of_the_role(demo, database_url, monkeypatch):
     expected = {
         Role.OPERATIONS_LEADER: [
-            "Control tower", "Exposure", "Revenue at risk", "Supplier ETA", "Weekly KPIs", "Operations",
+            "Control tower", "Exposure", "Revenue at risk", "Recommendations", "Supplier ETA", "Weekly KPIs", "Operations",
         ],
-        Role.PLANNER: ["Control tower", "Exposure", "Supplier ETA"],
+        Role.PLANNER: ["Control tower", "Recommendations", "Exposure", "Supplier ETA", "Customer updates"],
         Role.EXECUTIVE: ["Control tower", "Weekly KPIs"],
-        Role.ADMINISTRATOR: ["Control tower", "Operations", "Weekly KPIs", "Supplier ETA"],
+        Role.ADMINISTRATOR: ["Control tower", "Settings", "Operations", "Weekly KPIs", "Supplier ETA"],
     }
     for role, titles in expected.items():
         app = run_app(monkeypatch, database_url, signed_in(demo, role))

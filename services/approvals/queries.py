@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from services.approvals.governance import RecommendationStatus
+from services.approvals.governance import GovernanceClass, RecommendationStatus
+from services.recommend.governance import ACTIONS
 from services.auth.roles import Actor, Role, require_role
 
 READING_ROLES = (Role.PLANNER, Role.OPERATIONS_LEADER, Role.ADMINISTRATOR)
@@ -40,8 +41,17 @@ QUEUE = text("""
         order by a.id desc limit 1
     ) stale on true
     where (cast(:status as text) is null or r.status = :status)
+      and (cast(:governance_class as text) is null or r.governance_class = :governance_class)
+      and (cast(:action as text) is null or r.action = :action)
     order by r.revenue_recovered desc, r.id
     limit :limit offset :offset
+""")
+
+QUEUE_COUNT = text("""
+    select count(*) from recommendations r
+    where (cast(:status as text) is null or r.status = :status)
+      and (cast(:governance_class as text) is null or r.governance_class = :governance_class)
+      and (cast(:action as text) is null or r.action = :action)
 """)
 
 DECISIONS = text("""
@@ -67,7 +77,9 @@ TASKS = text("""
 
 MESSAGES = text("""
     select m.id as message_id, m.recommendation_id, l.order_number || '/' || l.line_number as order_line,
-           c.name as customer, m.template_code, m.subject, m.body, m.status, m.created_at,
+           c.name as customer, m.placeholder_values->>'item_sku' as item,
+           m.placeholder_values->>'old_promise_date' as old_promise_date,
+           m.placeholder_values->>'new_promise_date' as new_promise_date, m.template_code, m.subject, m.body, m.status, m.created_at,
            m.approved_by, m.approved_at
     from customer_messages m
     join sales_order_lines l on l.id = m.so_line_id
@@ -77,22 +89,61 @@ MESSAGES = text("""
     limit :limit offset :offset
 """)
 
+# Customer mails of the outbox with the message they carry; the payload is what approve_customer_message queued.
+CUSTOMER_MAIL = text("""
+    select o.message_id, (o.payload->>'customer_message_id')::bigint as customer_message_id,
+           o.payload->>'order_number' || '/' || (o.payload->>'line_number') as order_line,
+           o.payload->>'customer_name' as customer, o.payload->>'subject' as subject,
+           o.status, o.attempts, o.created_at, o.delivered_at, o.last_error
+    from outbox o
+    where o.target = 'customer_mail'
+      and (cast(:status as text) is null or o.status = :status)
+    order by o.created_at desc, o.id desc
+    limit :limit offset :offset
+""")
+
 
 def recommendation_queue(
     engine: Engine,
     actor: Actor,
     *,
     status: str | None = RecommendationStatus.PROPOSED,
+    governance_class: str | None = None,
+    action: str | None = None,
     limit: int = 200,
     offset: int = 0,
 ) -> pd.DataFrame:
-    """Return recommendations of a status (every status for None), largest revenue recovered first, with their impact."""
+    """Return recommendations of a status, class and action (None matches every one), largest revenue recovered first, with their impact."""
     require_role(actor, "read the recommendation queue", *READING_ROLES)
-    if status is not None:
-        status = RecommendationStatus(status).value
-    frame = _read(engine, QUEUE, status=status, limit=limit, offset=offset)
+    filters = _queue_filters(status, governance_class, action)
+    frame = _read(engine, QUEUE, **filters, limit=limit, offset=offset)
     frame.insert(frame.columns.get_loc("revenue_recovered"), "impact", [_impact(row) for row in frame.itertuples()])
     return frame
+
+
+def count_recommendations(
+    engine: Engine,
+    actor: Actor,
+    *,
+    status: str | None = RecommendationStatus.PROPOSED,
+    governance_class: str | None = None,
+    action: str | None = None,
+) -> int:
+    """Return how many recommendations recommendation_queue lists with the same filters, over all its pages."""
+    require_role(actor, "read the recommendation queue", *READING_ROLES)
+    with engine.connect() as connection:
+        return connection.execute(QUEUE_COUNT, _queue_filters(status, governance_class, action)).scalar_one()
+
+
+def _queue_filters(status: str | None, governance_class: str | None, action: str | None) -> dict[str, str | None]:
+    """Check the filters against the known statuses, classes and actions; raise ValueError naming an unknown one."""
+    if action is not None and action not in ACTIONS:
+        raise ValueError(f"action {action!r} is unknown; use one of {', '.join(ACTIONS)}")
+    return {
+        "status": None if status is None else RecommendationStatus(status).value,
+        "governance_class": None if governance_class is None else GovernanceClass(governance_class).value,
+        "action": action,
+    }
 
 
 def decision_history(engine: Engine, actor: Actor, *, limit: int = 200, offset: int = 0) -> pd.DataFrame:
@@ -115,6 +166,14 @@ def customer_message_drafts(
     """Return customer messages of a status (drafts by default), oldest first."""
     require_role(actor, "read customer messages", *READING_ROLES)
     return _read(engine, MESSAGES, status=status, limit=limit, offset=offset)
+
+
+def delivered_customer_mail(
+    engine: Engine, actor: Actor, *, status: str | None = None, limit: int = 200, offset: int = 0
+) -> pd.DataFrame:
+    """Return the customer mails of the outbox, newest first, with their delivery status and time."""
+    require_role(actor, "read the customer mail outbox", *READING_ROLES)
+    return _read(engine, CUSTOMER_MAIL, status=status, limit=limit, offset=offset)
 
 
 def _read(engine: Engine, statement, *, limit: int, offset: int, **parameters) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.auth.roles import Actor, Role
@@ -101,26 +101,42 @@ def create_user(
     Raises InvalidUser for a bad username, role, password or approval
     limit, or when the username is taken.
     """
+    with engine.begin() as connection:
+        user_id = insert_user(
+            connection, username, password, role, display_name=display_name, approval_limit=approval_limit
+        )
+    return user_id
+
+
+def insert_user(
+    connection: Connection,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
+    approval_limit: Decimal = Decimal("0"),
+) -> int:
+    """Insert a new user in the caller's transaction and return its id; raises InvalidUser as create_user does."""
     name = _check_username(username)
     checked_role = _check_role(role)
     if approval_limit < 0:
         raise InvalidUser(f"approval limit {approval_limit} is negative; use 0 or more")
     password_hash = hash_password(password)
 
-    with engine.begin() as connection:
-        taken = connection.execute(
-            select(schema.users.c.id).where(schema.users.c.username == name)
-        ).first()
-        if taken is not None:
-            raise InvalidUser(f"username {name!r} is taken; pick another or use set-password")
-        user_id = connection.execute(
-            insert(schema.users)
-            .values(
-                username=name, display_name=display_name or name, role=checked_role.value,
-                password_hash=password_hash, approval_limit=approval_limit,
-            )
-            .returning(schema.users.c.id)
-        ).scalar_one()
+    taken = connection.execute(
+        select(schema.users.c.id).where(schema.users.c.username == name)
+    ).first()
+    if taken is not None:
+        raise InvalidUser(f"username {name!r} is taken; pick another or use set-password")
+    user_id = connection.execute(
+        insert(schema.users)
+        .values(
+            username=name, display_name=display_name or name, role=checked_role.value,
+            password_hash=password_hash, approval_limit=approval_limit,
+        )
+        .returning(schema.users.c.id)
+    ).scalar_one()
 
     logger.info("user %s created with role %s (id %d)", name, checked_role.value, user_id)
     return user_id

@@ -1,0 +1,1 @@
+"""Administration use cases: business settings, message templates, users and roles, each audited."""
