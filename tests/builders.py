@@ -285,7 +285,7 @@ def make_recommendation(connection: Connection, *, so_line_id: int | None = None
         elif values.get("source_po_line_id"):
             supply = {"po_line_id": values["source_po_line_id"]}
         else:
-            item_id = values.get("substitute_item_id") if action == "substitute" else values["item_id"]
+            item_id = values.get("substitute_item_id") or values["item_id"]
             supply = {"inventory": (item_id, values.get("source_warehouse_id") or line["warehouse_id"])}
         values["data_version"] = recommendation_data_version(connection, so_line_id, **supply)
     return _insert(connection, schema.recommendations, values)

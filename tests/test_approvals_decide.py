@@ -396,6 +396,24 @@ def test_substitute_takes_ratio_of_substitute_stock(engine, stock):
     assert warehouse_task["title"] == "Pick 12 SKU-A-HALF (substitute for SKU-A) at WH-EAST for order SO-300 line 1"
 
 
+def test_split_part_from_a_substitute_takes_its_ratio_of_substitute_stock(engine, stock):
+    with engine.begin() as connection:
+        half_pack = make_item(connection, sku="SKU-A-HALF2", description="Hex bolt M8, half pack")
+        make_substitute(connection, item_id=stock["item"]["id"], substitute_item_id=half_pack["id"], ratio=Decimal(2))
+        make_inventory(connection, item_id=half_pack["id"], warehouse_id=stock["warehouse"]["id"], on_hand_qty=Decimal(15))
+        line = _line(connection, stock, order_number="SO-310")
+        recommendation = make_recommendation(
+            connection, so_line_id=line["id"], action="split", qty=Decimal(3), substitute_item_id=half_pack["id"],
+        )
+
+    approve_recommendation(engine, stock["planner"], recommendation["id"])
+
+    [allocation] = _rows(engine, schema.allocations)
+    assert (allocation["item_id"], allocation["qty"]) == (half_pack["id"], Decimal(6))
+    [warehouse_task] = [task for task in _rows(engine, schema.tasks) if task["kind"] == "warehouse"]
+    assert warehouse_task["title"] == "Pick 6 SKU-A-HALF2 (substitute for SKU-A) at WH-EAST for order SO-310 line 1"
+
+
 def test_expedite_reserves_po_line_and_asks_procurement(engine, stock):
     with engine.begin() as connection:
         supplier = make_supplier(connection, supplier_code="S-BOLT", name="Bolt Works")

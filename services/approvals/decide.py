@@ -280,7 +280,7 @@ def _lock_supply(
         return None, None, []
     substitute = None
     ratio = Decimal(1)
-    if recommendation["action"] == "substitute":
+    if recommendation["substitute_item_id"] is not None:
         substitute = repository.substitute(connection, recommendation["item_id"], ref.item_id)
         if substitute is None:
             sku = (repository.item(connection, ref.item_id) or {}).get("sku", ref.item_id)

@@ -140,7 +140,7 @@ def _supply_tasks(approval: Approval) -> list[dict[str, Any]]:
                   f"{approval.destination_code}, to arrive by {due.isoformat() if due else 'the promise date'}",
                   detail, due),
         ]
-    substitute_note = f" (substitute for {line['item_sku']})" if approval.action == "substitute" else ""
+    substitute_note = f" (substitute for {line['item_sku']})" if approval.substitute is not None else ""
     detail = {**base, "item_sku": sku, "qty": supply.needed_qty, "warehouse": supply.row["warehouse_code"]}
     return [_task("warehouse", f"Pick {units} {sku}{substitute_note} at {supply.row['warehouse_code']} for "
                   f"{approval.order_label}", detail, due)]

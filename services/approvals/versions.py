@@ -89,7 +89,7 @@ def supply_of_recommendation(
     """Return the supply a recommendation's columns name; None for an escalation, which draws on none.
 
     A PO line, when named, is the supply. Otherwise the supply is the stock of
-    the substitute item (for a substitution) or of the ordered item, in the
+    the substitute item (when one is named) or of the ordered item, in the
     source warehouse or else the order line's own warehouse.
     """
     if action == "escalate":
@@ -98,9 +98,10 @@ def supply_of_recommendation(
         return SupplyRef(PO_LINE, po_line_id=source_po_line_id)
     if action == "expedite":
         raise ValueError("an expedite recommendation must name the PO line to expedite (source_po_line_id)")
-    supplied_item = substitute_item_id if action == "substitute" else item_id
-    if supplied_item is None:
+    if action == "substitute" and substitute_item_id is None:
         raise ValueError("a substitute recommendation must name the substitute item (substitute_item_id)")
+    # A split may take one of its parts from a substitute; the substitute item is then the supply.
+    supplied_item = substitute_item_id if substitute_item_id is not None else item_id
     return SupplyRef(INVENTORY, item_id=supplied_item, warehouse_id=source_warehouse_id or line_warehouse_id)
 
 
