@@ -4,9 +4,9 @@
 set to 2 November 2020, the date the frePPLe network is replayed at. The
 test copies the files of ../shared/realdata into the inbox folders and then
 only waits: the worker must sync them, forecast the SCMS suppliers' ETAs,
-compute exposure and write recommendations within five minutes. The pages
-are then read with AppTest against the same database and their figures
-compared with the database.
+compute exposure and write recommendations within five minutes. The Control
+tower, Exposure, Recommendations and Supplier ETA pages are then read with
+AppTest against the same database and their figures compared with it.
 """
 
 from __future__ import annotations
@@ -183,6 +183,12 @@ def test_dropped_public_files_reach_every_page_within_five_minutes(
 
     exposure = open_page(monkeypatch, database_url, leader, "pages/exposure.py")
     assert metric(exposure, "Exposed lines") == f"{exposed:,}"
+
+    queue = open_page(monkeypatch, database_url, leader, "pages/recommendations.py")
+    shown_rows = min(waiting, 200)
+    assert f"Rows 1-{shown_rows:,} of {waiting:,}. Select a row to decide it." in [
+        caption.value for caption in queue.caption
+    ]
 
     eta = open_page(monkeypatch, database_url, leader, "pages/supplier_eta.py")
     listed = list_eta_suppliers(engine, leader)
