@@ -301,6 +301,8 @@ def run_case(*, lines: int, open_lines: int, seed: int, cache: Path | None = Non
         "arcs_seconds": round(arcs_seconds, 3),
         "lp_seconds": round(lp.seconds, 3),
         "lp_first_step_seconds": round(lp.first_seconds, 3),
+        "lp_columns": lp.lp_columns,
+        "lp_batches": lp.lp_batches,
         "greedy_seconds": round(greedy.seconds, 3),
         "lp_vs_greedy_time": round(lp.seconds / greedy.seconds, 2),
         "lp_weighted_served": round(lp.weighted_served, 1),

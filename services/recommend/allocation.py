@@ -221,7 +221,9 @@ class Allocation:
     weighted_served: float  # sum of priority x units served
     served: float
     seconds: float
-    first_seconds: float = 0.0  # the LP's first step, included in seconds
+    first_seconds: float = 0.0  # HiGHS's first steps, included in seconds
+    lp_columns: int = 0  # arcs left for HiGHS after the reduction
+    lp_batches: int = 0  # HiGHS models solved
 
 
 def priorities(lines: pd.DataFrame) -> np.ndarray:
@@ -243,23 +245,22 @@ def _restricted(arcs: Arcs, lines: pd.DataFrame, sources: Sources) -> np.ndarray
     return (sources.protected[arcs.source] > 0) & ~strategic
 
 
+# Columns per HiGHS solve: whole components are packed into batches of about this many columns. HiGHS's simplex
+# on one LP of all components took 3 times as long as on batches of 5,000 columns (docs/benchmarks.md).
+BATCH_COLUMNS = 5_000
+
+
 @dataclass(frozen=True)
 class _Program:
-    """The LP over the arcs the reduction kept: one column per kept arc, only the rows that can bind.
+    """One batch of whole components of the LP over the kept arcs, solved by one HiGHS model."""
 
-    Rows: per line with two or more columns, units served <= demand (a line
-    with one column has its demand as the column's bound); per source whose
-    kept arcs could take more than its capacity, rate x units <= capacity;
-    per source whose restricted arcs could take more than its capacity less
-    protected units, rate x their units <= that.
-    """
-
-    model: highspy.HighsLp
-    component: np.ndarray  # per column: columns of different components share no row
+    columns: np.ndarray  # the arc of each column, as a position in the arrays _programs was given
+    model: highspy.HighsLp  # without costs
+    component: np.ndarray  # per column, numbered from 0 within the batch: columns of different components share no row
 
 
 def _rows(column: np.ndarray, key: np.ndarray, needed: np.ndarray, value: np.ndarray, first_row: int):
-    """Return (column, row, value) entries for the columns whose key needs a row, rows numbered from first_row."""
+    """Return (column, row, value) entries for the columns whose key needs a row, and the keys with a row (rows from first_row)."""
     keys = np.flatnonzero(needed)
     row_of = np.full(len(needed), -1, dtype=np.int64)
     row_of[keys] = first_row + np.arange(len(keys))
@@ -267,8 +268,16 @@ def _rows(column: np.ndarray, key: np.ndarray, needed: np.ndarray, value: np.nda
     return column[has], row_of[key[has]], value[has], keys
 
 
-def _program(line, source, rate, restricted, demand, capacity, open_to_others) -> _Program:
-    """Build the LP of the given arcs (line and source are positions in the whole input) without costs."""
+def _entries(line, source, rate, restricted, demand, capacity, open_to_others):
+    """Return the constraint matrix entries (row, column, value) and each row's upper bound.
+
+    Rows, only where they can bind: per line with two or more columns,
+    units served <= demand (a line with one column has its demand as the
+    column's bound); per source whose arcs could take more than its
+    capacity, rate x units <= capacity; per source whose restricted arcs
+    could take more than its capacity less protected units, rate x their
+    units <= that.
+    """
     count = len(line)
     column = np.arange(count)
     need = rate * demand[line]
@@ -276,37 +285,64 @@ def _program(line, source, rate, restricted, demand, capacity, open_to_others) -
     restricted_load = np.bincount(source[restricted], weights=need[restricted], minlength=len(capacity))
     arcs_per_line = np.bincount(line, minlength=len(demand))
 
-    line_columns, line_rows, line_values, row_lines = _rows(column, line, arcs_per_line > 1, np.ones(count), 0)
-    first = len(row_lines)
-    source_columns, source_rows, source_values, row_sources = _rows(
-        column, source, load > capacity + LOAD_TOLERANCE, rate, first)
-    first += len(row_sources)
+    line_entries = _rows(column, line, arcs_per_line > 1, np.ones(count), 0)
+    first = len(line_entries[3])
+    source_entries = _rows(column, source, load > capacity + LOAD_TOLERANCE, rate, first)
+    first += len(source_entries[3])
     limited = np.flatnonzero(restricted)
-    protection_columns, protection_rows, protection_values, row_protected = _rows(
-        limited, source[limited], restricted_load > open_to_others + LOAD_TOLERANCE, rate[limited], first)
-    row_count = first + len(row_protected)
+    protection_entries = _rows(limited, source[limited], restricted_load > open_to_others + LOAD_TOLERANCE,
+                               rate[limited], first)
 
-    entry_column = np.r_[line_columns, source_columns, protection_columns]
-    entry_row = np.r_[line_rows, source_rows, protection_rows]
-    matrix = csc_matrix((np.r_[line_values, source_values, protection_values], (entry_row, entry_column)),
-                        shape=(row_count, count))
-    model = highspy.HighsLp()
-    model.num_col_ = count
-    model.num_row_ = row_count
-    model.col_cost_ = np.zeros(count)
-    model.col_lower_ = np.zeros(count)
-    model.col_upper_ = demand[line]
-    model.row_lower_ = np.full(row_count, -highspy.kHighsInf)
-    model.row_upper_ = np.r_[demand[row_lines], capacity[row_sources], open_to_others[row_protected]]
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    model.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    model.a_matrix_.value_ = matrix.data
+    parts = (line_entries, source_entries, protection_entries)
+    entry_column, entry_row, value = (np.concatenate([part[field] for part in parts]) for field in range(3))
+    row_upper = np.r_[demand[line_entries[3]], capacity[source_entries[3]], open_to_others[protection_entries[3]]]
+    return entry_row, entry_column, value, row_upper
 
+
+def _programs(line, source, rate, restricted, demand, capacity, open_to_others) -> list[_Program]:
+    """Build the LP of the given arcs (line and source are positions in the whole input) as batches of whole components."""
+    count = len(line)
+    entry_row, entry_column, value, row_upper = _entries(line, source, rate, restricted, demand, capacity, open_to_others)
+    row_count = len(row_upper)
     graph = coo_matrix((np.ones(len(entry_row)), (entry_column, count + entry_row)),
                        shape=(count + row_count, count + row_count))
-    _, labels = connected_components(graph, directed=False)
-    return _Program(model=model, component=labels[:count])
+    component_count, labels = connected_components(graph, directed=False)
+    column_label, row_label = labels[:count], labels[count:]
+
+    # Number columns and rows by component, so each batch is one block of consecutive columns and rows.
+    column_order = np.argsort(column_label, kind="stable")
+    row_order = np.argsort(row_label, kind="stable")
+    column_rank = np.empty(count, dtype=np.int64)
+    column_rank[column_order] = np.arange(count)
+    row_rank = np.empty(row_count, dtype=np.int64)
+    row_rank[row_order] = np.arange(row_count)
+    matrix = csc_matrix((value, (row_rank[entry_row], column_rank[entry_column])), shape=(row_count, count))
+    column_start = np.searchsorted(column_label[column_order], np.arange(component_count + 1))
+    row_start = np.searchsorted(row_label[row_order], np.arange(component_count + 1))
+    batch = column_start[:-1] // BATCH_COLUMNS
+    batch_start = np.searchsorted(batch, np.arange(batch[-1] + 2))
+
+    upper = demand[line]
+    programs = []
+    for first, last in zip(batch_start[:-1].tolist(), batch_start[1:].tolist()):
+        columns = slice(column_start[first], column_start[last])
+        rows = slice(row_start[first], row_start[last])
+        entries = slice(matrix.indptr[columns.start], matrix.indptr[columns.stop])
+        model = highspy.HighsLp()
+        model.num_col_ = columns.stop - columns.start
+        model.num_row_ = rows.stop - rows.start
+        model.col_cost_ = np.zeros(model.num_col_)
+        model.col_lower_ = np.zeros(model.num_col_)
+        model.col_upper_ = upper[column_order[columns]]
+        model.row_lower_ = np.full(model.num_row_, -highspy.kHighsInf)
+        model.row_upper_ = row_upper[row_order[rows]]
+        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        model.a_matrix_.start_ = (matrix.indptr[columns.start:columns.stop + 1] - entries.start).astype(np.int32)
+        model.a_matrix_.index_ = (matrix.indices[entries] - rows.start).astype(np.int32)
+        model.a_matrix_.value_ = matrix.data[entries]
+        programs.append(_Program(columns=column_order[columns], model=model,
+                                 component=column_label[column_order[columns]] - first))
+    return programs
 
 
 def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, settings: RecommendationSettings) -> Allocation:
@@ -336,21 +372,27 @@ def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, set
 
     qty = reduction.qty.copy()
     kept = np.flatnonzero(reduction.kept)
-    first_seconds = time.perf_counter() - started
-    if len(kept):
-        program = _program(arcs.line[kept], arcs.source[kept], arcs.rate[kept], restricted[kept], demand,
-                           reduction.capacity, reduction.open_to_others)
-        qty[kept], first_seconds = _solve_two_steps(program, priority[kept], cost[kept], started)
+    first_seconds = 0.0
+    programs = _programs(arcs.line[kept], arcs.source[kept], arcs.rate[kept], restricted[kept], demand,
+                         reduction.capacity, reduction.open_to_others) if len(kept) else []
+    for program in programs:
+        columns = kept[program.columns]
+        qty[columns], seconds = _solve_two_steps(program, priority[columns], cost[columns])
+        first_seconds += seconds
 
     qty = np.round(np.clip(qty, 0.0, None), QTY_DECIMALS)
     return Allocation(
         qty=qty, weighted_served=float(priority @ qty), served=float(qty.sum()), seconds=time.perf_counter() - started,
-        first_seconds=first_seconds,
+        first_seconds=first_seconds, lp_columns=len(kept), lp_batches=len(programs),
     )
 
 
-def _solve_two_steps(program: _Program, priority: np.ndarray, cost: np.ndarray, started: float) -> tuple[np.ndarray, float]:
-    """Return the units per column and the seconds since started when the first step ended."""
+def _solve_two_steps(program: _Program, priority: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:
+    """Return the units per column and the seconds the first step took."""
+    if program.model.num_row_ == 0:
+        # Columns without rows (a strategic line's one arc to a source only lower tiers can exhaust): serve in full.
+        return np.asarray(program.model.col_upper_), 0.0
+    started = time.perf_counter()
     program.model.col_cost_ = -priority
     solver = highspy.Highs()
     solver.setOptionValue("output_flag", False)
