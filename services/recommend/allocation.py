@@ -245,14 +245,15 @@ def _restricted(arcs: Arcs, lines: pd.DataFrame, sources: Sources) -> np.ndarray
     return (sources.protected[arcs.source] > 0) & ~strategic
 
 
-# Columns per HiGHS solve: whole components are packed into batches of about this many columns. HiGHS's simplex
-# on one LP of all components took 3 times as long as on batches of 5,000 columns (docs/benchmarks.md).
-BATCH_COLUMNS = 5_000
+# Columns per HiGHS model: whole components are packed into batches of about this many columns (a larger component
+# is a batch of its own). On the 100,000-line benchmark one model of every component took about 4 times as long as
+# batches of 1,000 to 5,000 columns (docs/benchmarks.md).
+BATCH_COLUMNS = 1_000
 
 
 @dataclass(frozen=True)
 class _Program:
-    """One batch of whole components of the LP over the kept arcs, solved by one HiGHS model."""
+    """One batch of whole components of the LP over the arcs the reduction kept, solved as one HiGHS model."""
 
     columns: np.ndarray  # the arc of each column, as a position in the arrays _programs was given
     model: highspy.HighsLp  # without costs
@@ -390,7 +391,8 @@ def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, set
 def _solve_two_steps(program: _Program, priority: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:
     """Return the units per column and the seconds the first step took."""
     if program.model.num_row_ == 0:
-        # Columns without rows (a strategic line's one arc to a source only lower tiers can exhaust): serve in full.
+        # No row can bind (for example a strategic line's one arc to a source only lower tiers can exhaust), and every
+        # column's first-step cost is -priority < 0: both steps serve each column in full.
         return np.asarray(program.model.col_upper_), 0.0
     started = time.perf_counter()
     program.model.col_cost_ = -priority
