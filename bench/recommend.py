@@ -20,8 +20,11 @@ in transit are left out of the picture.
 Times, in one process on the same input:
 
 - arcs_seconds: building the sources and the arcs (pandas joins);
-- lp_seconds: both HiGHS solves (priority-weighted units first, then wait,
-  lateness and cost);
+- lp_seconds: the LP: dropping arcs and settling lines
+  (services.recommend.reduction), then both HiGHS steps (priority-weighted
+  units first, then wait, lateness and cost) of every batch;
+  lp_first_step_seconds is the first steps' part, lp_columns the arcs left
+  for HiGHS and lp_batches the HiGHS models;
 - greedy_seconds: the greedy rule (lines by priority, each from its earliest
   source), the baseline.
 

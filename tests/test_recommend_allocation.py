@@ -158,8 +158,8 @@ def _reduce(line, source, cost, demand, capacity, *, restricted=None, open_to_ot
     )
 
 
-def test_reduction_settles_line_on_cheapest_source_that_cannot_run_out():
-    # Line 0: source 0 at cost 1 or source 1 at cost 3; line 1: source 1 only. Both sources hold 100.
+def test_reduction_settles_uncontested_lines():
+    # Line 0: source 0 at cost 1 or source 1 at cost 3; line 1: source 1 only. Both sources have 100.
     reduction = _reduce(line=[0, 0, 1], source=[0, 1, 1], cost=[1.0, 3.0, 2.0], demand=[5.0, 7.0], capacity=[100.0, 100.0])
 
     assert reduction.line_settled.tolist() == [True, True]
@@ -168,8 +168,8 @@ def test_reduction_settles_line_on_cheapest_source_that_cannot_run_out():
     assert reduction.capacity.tolist() == [95.0, 93.0]
 
 
-def test_reduction_keeps_arcs_to_a_contested_cheapest_source():
-    # Both lines prefer source 0, which holds 6 of their 10 units; source 1 holds 100 at a higher cost.
+def test_reduction_keeps_arcs_to_contested_source():
+    # Both lines prefer source 0, which has 6 of their 10 units; source 1 has 100 at a higher cost.
     reduction = _reduce(line=[0, 0, 1, 1], source=[0, 1, 0, 1], cost=[1.0, 4.0, 1.0, 4.0], demand=[5.0, 5.0],
                         capacity=[6.0, 100.0])
 
@@ -178,8 +178,8 @@ def test_reduction_keeps_arcs_to_a_contested_cheapest_source():
     assert reduction.qty.tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
-def test_reduction_drops_arcs_costlier_than_a_source_that_cannot_run_out():
-    # Line 0: contested source 0 (cost 1), roomy source 1 (cost 2), source 2 (cost 4); line 1 takes source 0 only.
+def test_reduction_drops_costlier_arcs():
+    # Line 0: contested source 0 (cost 1), uncontested source 1 (cost 2), source 2 (cost 4); line 1 takes source 0 only.
     reduction = _reduce(line=[0, 0, 0, 1], source=[0, 1, 2, 0], cost=[1.0, 2.0, 4.0, 1.0], demand=[5.0, 5.0],
                         capacity=[6.0, 100.0, 100.0])
 
@@ -187,8 +187,8 @@ def test_reduction_drops_arcs_costlier_than_a_source_that_cannot_run_out():
     assert reduction.line_settled.tolist() == [False, False]
 
 
-def test_reduction_counts_protected_units_against_restricted_arcs():
-    # Source 0 holds 10 with 6 protected: the restricted line 0 (demand 5) may take only 4 there; source 1 holds 100.
+def test_reduction_counts_protected_units():
+    # Source 0 has 10 with 6 protected: the restricted line 0 (demand 5) may take only 4 there; source 1 has 100.
     reduction = _reduce(line=[0, 0], source=[0, 1], cost=[1.0, 2.0], demand=[5.0], capacity=[10.0, 100.0],
                         restricted=[True, False], open_to_others=[4.0, 100.0])
 
@@ -220,7 +220,7 @@ def _reference_two_steps(problem: AllocationInput, settings: RecommendationSetti
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_lp_matches_unreduced_two_step_lp_on_random_scenarios(seed):
+def test_lp_matches_whole_two_step_lp(seed):
     problem = _random_problem(seed)
     problem = AllocationInput(problem.lines, problem.stock.assign(available=problem.stock["available"] * (2 + seed % 3)),
                               problem.purchases, problem.lanes, problem.substitutes)
