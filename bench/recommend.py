@@ -20,13 +20,21 @@ in transit are left out of the picture.
 Times, in one process on the same input:
 
 - arcs_seconds: building the sources and the arcs (pandas joins);
-- lp_seconds: both HiGHS solves (priority-weighted units first, then wait,
-  lateness and cost);
+- lp_seconds: the LP: dropping arcs and settling lines
+  (services.recommend.reduction), then both HiGHS steps (priority-weighted
+  units first, then wait, lateness and cost) of every batch;
+  lp_first_step_seconds is the first steps' part, lp_columns the arcs left
+  for HiGHS and lp_batches the HiGHS models;
 - greedy_seconds: the greedy rule (lines by priority, each from its earliest
   source), the baseline.
 
 Prints one JSON object: sizes, times, the priority-weighted units served by
 each, and their ratios.
+
+--cache FILE pickles the prepared input (the demos, netted and cut to
+--lines) to FILE on the first run and reads it back on later runs with the
+same FILE, so only the arcs and the solves are timed again. The file is not
+checked against --lines, --open-lines or --seed: use one file per case.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import platform
 import tempfile
 import time
@@ -241,10 +250,8 @@ def _demo_problem(seed: int, open_lines: int, lines: int, settings: Recommendati
     return build_allocation_input(demo, picture, lines, settings), len(picture.lines), len(demo.warehouses)
 
 
-def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
-    """Allocate `lines` short lines, from as many demos (seeds seed, seed + 1, ...) of open_lines as it takes."""
-    settings = RecommendationSettings()
-    started = time.perf_counter()
+def _prepared_problem(*, lines: int, open_lines: int, seed: int, settings: RecommendationSettings) -> tuple[AllocationInput, dict]:
+    """Return the LP input of `lines` short lines, from as many demos (seeds seed, seed + 1, ...) of open_lines as it takes."""
     parts, open_total, demos = [], 0, 0
     while sum(len(part.lines) for part in parts) < lines:
         problem, netted, warehouse_count = _demo_problem(seed + demos, open_lines, lines - sum(len(p.lines) for p in parts), settings)
@@ -258,6 +265,26 @@ def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
         lanes=parts[0].lanes,
         substitutes=pd.concat([part.substitutes for part in parts], ignore_index=True),
     )
+    return problem, {"open_lines": open_total, "demos": demos, "warehouses": warehouse_count}
+
+
+def _cached_problem(cache: Path | None, **case) -> tuple[AllocationInput, dict]:
+    if cache is not None and cache.exists():
+        with cache.open("rb") as file:
+            problem, sizes = pickle.load(file)
+        return problem, {**sizes, "input_from_cache": True}
+    problem, sizes = _prepared_problem(**case)
+    if cache is not None:
+        with cache.open("wb") as file:
+            pickle.dump((problem, sizes), file, protocol=pickle.HIGHEST_PROTOCOL)
+    return problem, {**sizes, "input_from_cache": False}
+
+
+def run_case(*, lines: int, open_lines: int, seed: int, cache: Path | None = None) -> dict:
+    """Allocate `lines` short lines; the input comes from `cache` when that file exists."""
+    settings = RecommendationSettings()
+    started = time.perf_counter()
+    problem, demo_sizes = _cached_problem(cache, lines=lines, open_lines=open_lines, seed=seed, settings=settings)
     prepared = time.perf_counter()
 
     sources = build_sources(problem, settings)
@@ -268,9 +295,7 @@ def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
     kinds = np.bincount(arcs.kind, minlength=4).tolist()
     return {
         "backordered_lines": len(problem.lines),
-        "open_lines": open_total,
-        "demos": demos,
-        "warehouses": warehouse_count,
+        **demo_sizes,
         "substitute_rules": len(problem.substitutes),
         "sources_with_capacity": int((sources.capacity > 0).sum()),
         "arcs": len(arcs),
@@ -279,6 +304,8 @@ def run_case(*, lines: int, open_lines: int, seed: int) -> dict:
         "arcs_seconds": round(arcs_seconds, 3),
         "lp_seconds": round(lp.seconds, 3),
         "lp_first_step_seconds": round(lp.first_seconds, 3),
+        "lp_columns": lp.lp_columns,
+        "lp_batches": lp.lp_batches,
         "greedy_seconds": round(greedy.seconds, 3),
         "lp_vs_greedy_time": round(lp.seconds / greedy.seconds, 2),
         "lp_weighted_served": round(lp.weighted_served, 1),
@@ -298,9 +325,12 @@ def main() -> None:
         f"Open order lines of each demo (default: {OPEN_LINES_PER_BACKORDER} x --lines, at most 1,000,000); "
         "further demos with the next seeds are added until there are --lines short lines."))
     parser.add_argument("--seed", type=int, default=7, help="Demo seed (default: 7).")
+    parser.add_argument("--cache", type=Path, help=(
+        "Pickle file of the prepared input: written when missing, read when present (for example "
+        "/tmp/bench-recommend-100000.pickle). One file per --lines, --open-lines and --seed."))
     arguments = parser.parse_args()
     open_lines = arguments.open_lines or min(OPEN_LINES_PER_BACKORDER * arguments.lines, 1_000_000)
-    print(json.dumps(run_case(lines=arguments.lines, open_lines=open_lines, seed=arguments.seed)))
+    print(json.dumps(run_case(lines=arguments.lines, open_lines=open_lines, seed=arguments.seed, cache=arguments.cache)))
 
 
 if __name__ == "__main__":

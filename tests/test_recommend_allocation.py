@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linprog
 
 from services.recommend.allocation import (
     SUBSTITUTE_COLUMNS,
@@ -12,8 +13,10 @@ from services.recommend.allocation import (
     build_arcs,
     build_sources,
     greedy_allocation,
+    secondary_costs,
     solve_allocation,
 )
+from services.recommend.reduction import reduce_allocation
 from services.recommend.settings import RecommendationSettings
 
 TODAY = 20_500
@@ -142,3 +145,90 @@ def test_substitute_arcs_skip_excluded_customers_and_tiers():
         rule = substitutes.iloc[arcs.substitute_row[arc]]
         assert line["customer_code"] not in rule["excluded_customer_codes"]
         assert line["tier"] in rule["allowed_tiers"]
+
+
+def _reduce(line, source, cost, demand, capacity, *, restricted=None, open_to_others=None):
+    line, source = np.array(line), np.array(source)
+    capacity = np.array(capacity, dtype=float)
+    return reduce_allocation(
+        line=line, source=source, rate=np.ones(len(line)), cost=np.array(cost, dtype=float),
+        restricted=np.zeros(len(line), dtype=bool) if restricted is None else np.array(restricted),
+        demand=np.array(demand, dtype=float), capacity=capacity,
+        open_to_others=capacity if open_to_others is None else np.array(open_to_others, dtype=float),
+    )
+
+
+def test_reduction_settles_uncontested_lines():
+    # Line 0: source 0 at cost 1 or source 1 at cost 3; line 1: source 1 only. Both sources have 100.
+    reduction = _reduce(line=[0, 0, 1], source=[0, 1, 1], cost=[1.0, 3.0, 2.0], demand=[5.0, 7.0], capacity=[100.0, 100.0])
+
+    assert reduction.line_settled.tolist() == [True, True]
+    assert reduction.qty.tolist() == [5.0, 0.0, 7.0]
+    assert reduction.kept.tolist() == [False, False, False]
+    assert reduction.capacity.tolist() == [95.0, 93.0]
+
+
+def test_reduction_keeps_arcs_to_contested_source():
+    # Both lines prefer source 0, which has 6 of their 10 units; source 1 has 100 at a higher cost.
+    reduction = _reduce(line=[0, 0, 1, 1], source=[0, 1, 0, 1], cost=[1.0, 4.0, 1.0, 4.0], demand=[5.0, 5.0],
+                        capacity=[6.0, 100.0])
+
+    assert reduction.kept.tolist() == [True, True, True, True]
+    assert reduction.line_settled.tolist() == [False, False]
+    assert reduction.qty.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_reduction_drops_costlier_arcs():
+    # Line 0: contested source 0 (cost 1), uncontested source 1 (cost 2), source 2 (cost 4); line 1 takes source 0 only.
+    reduction = _reduce(line=[0, 0, 0, 1], source=[0, 1, 2, 0], cost=[1.0, 2.0, 4.0, 1.0], demand=[5.0, 5.0],
+                        capacity=[6.0, 100.0, 100.0])
+
+    assert reduction.kept.tolist() == [True, True, False, True]
+    assert reduction.line_settled.tolist() == [False, False]
+
+
+def test_reduction_counts_protected_units():
+    # Source 0 has 10 with 6 protected: the restricted line 0 (demand 5) may take only 4 there; source 1 has 100.
+    reduction = _reduce(line=[0, 0], source=[0, 1], cost=[1.0, 2.0], demand=[5.0], capacity=[10.0, 100.0],
+                        restricted=[True, False], open_to_others=[4.0, 100.0])
+
+    assert reduction.kept.tolist() == [True, True]
+    assert reduction.line_settled.tolist() == [False]
+
+
+def _reference_two_steps(problem: AllocationInput, settings: RecommendationSettings):
+    """Solve the whole LP in two steps with scipy's linprog, without reduction or batches: (weighted served, secondary cost)."""
+    sources = build_sources(problem, settings)
+    arcs = build_arcs(problem, sources)
+    lines = problem.lines
+    count = len(arcs)
+    priority = np.maximum(lines["priority"].to_numpy(float), 0.01)[arcs.line]
+    cost = secondary_costs(problem, arcs, settings)
+    strategic = (lines["tier"].to_numpy(object) == "strategic")[arcs.line]
+    restricted = (sources.protected[arcs.source] > 0) & ~strategic
+    rows = [np.eye(len(lines))[:, arcs.line], np.zeros((len(sources.capacity), count)),
+            np.zeros((len(sources.capacity), count))]
+    rows[1][arcs.source, np.arange(count)] = arcs.rate
+    rows[2][arcs.source[restricted], np.flatnonzero(restricted)] = arcs.rate[restricted]
+    matrix = np.vstack(rows)
+    bound = np.r_[lines["demand"].to_numpy(float), sources.capacity, sources.capacity - sources.protected]
+    first = linprog(-priority, A_ub=matrix, b_ub=bound, bounds=(0, None), method="highs")
+    best = -first.fun
+    second = linprog(cost, A_ub=np.vstack([matrix, -priority]), b_ub=np.r_[bound, -(best - 1e-9 * best)],
+                     bounds=(0, None), method="highs")
+    return best, float(cost @ second.x)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lp_matches_whole_two_step_lp(seed):
+    problem = _random_problem(seed)
+    problem = AllocationInput(problem.lines, problem.stock.assign(available=problem.stock["available"] * (2 + seed % 3)),
+                              problem.purchases, problem.lanes, problem.substitutes)
+    settings = RecommendationSettings(strategic_protected_share=0.3)
+    weighted_served, secondary_cost = _reference_two_steps(problem, settings)
+
+    arcs, lp, _ = _solve_both(problem, settings)
+
+    assert lp.lp_columns < len(arcs)
+    assert lp.weighted_served == pytest.approx(weighted_served, abs=1e-3)
+    assert float(secondary_costs(problem, arcs, settings) @ lp.qty) == pytest.approx(secondary_cost, rel=1e-6, abs=1e-3)

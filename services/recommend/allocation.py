@@ -26,9 +26,10 @@ from enum import IntEnum
 import highspy
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csc_matrix
 from scipy.sparse.csgraph import connected_components
 
+from services.recommend.reduction import LOAD_TOLERANCE, reduce_allocation
 from services.recommend.settings import RecommendationSettings
 
 LINE_COLUMNS = ("so_line_id", "customer_code", "tier", "item_id", "warehouse_id", "demand", "due_day", "today", "priority")
@@ -220,7 +221,9 @@ class Allocation:
     weighted_served: float  # sum of priority x units served
     served: float
     seconds: float
-    first_seconds: float = 0.0  # the LP's first step, included in seconds
+    first_seconds: float = 0.0  # HiGHS's first steps, included in seconds
+    lp_columns: int = 0  # arcs left for HiGHS after the reduction
+    lp_batches: int = 0  # HiGHS models solved
 
 
 def priorities(lines: pd.DataFrame) -> np.ndarray:
@@ -242,111 +245,182 @@ def _restricted(arcs: Arcs, lines: pd.DataFrame, sources: Sources) -> np.ndarray
     return (sources.protected[arcs.source] > 0) & ~strategic
 
 
-def _constraint_matrix(arcs: Arcs, lines: pd.DataFrame, sources: Sources):
-    """Return (column starts, row indices, values, protection row of each source or -1, row count).
+# Columns per HiGHS model: whole components are packed into batches of about this many columns (a larger component
+# is a batch of its own). On the 100,000-line benchmark one model of every component took 22 s where batches of
+# 5,000 columns took 6.7 s and batches of 1,000 about 4.5 s (docs/benchmarks.md).
+BATCH_COLUMNS = 1_000
 
-    Rows are the lines' demand, then the sources' capacity, then one row per
-    protected source that lines of other tiers draw on.
+
+@dataclass(frozen=True)
+class _Program:
+    """One batch of whole components of the LP over the arcs the reduction kept, solved as one HiGHS model."""
+
+    columns: np.ndarray  # the arc of each column, as a position in the arrays _programs was given
+    model: highspy.HighsLp  # without costs
+    component: np.ndarray  # per column, numbered from 0 within the batch: columns of different components share no row
+
+
+def _rows(column: np.ndarray, key: np.ndarray, needed: np.ndarray, value: np.ndarray, first_row: int):
+    """Return (column, row, value) entries for the columns whose key needs a row, and the keys with a row (rows from first_row)."""
+    keys = np.flatnonzero(needed)
+    row_of = np.full(len(needed), -1, dtype=np.int64)
+    row_of[keys] = first_row + np.arange(len(keys))
+    has = needed[key]
+    return column[has], row_of[key[has]], value[has], keys
+
+
+def _entries(line, source, rate, restricted, demand, capacity, open_to_others):
+    """Return the constraint matrix entries (row, column, value) and each row's upper bound.
+
+    Rows, only where they can bind: per line with two or more columns,
+    units served <= demand (a line with one column has its demand as the
+    column's bound); per source whose arcs could take more than its
+    capacity, rate x units <= capacity; per source whose restricted arcs
+    could take more than its capacity less protected units, rate x their
+    units <= that.
     """
-    line_count = len(lines)
-    restricted = _restricted(arcs, lines, sources)
-    protection_row = np.full(len(sources.capacity), -1, dtype=np.int64)
-    protected_sources = np.unique(arcs.source[restricted])
-    protection_row[protected_sources] = line_count + len(sources.capacity) + np.arange(len(protected_sources))
-    count = len(arcs)
-    entries = 2 + restricted.astype(np.int64)
-    starts = np.r_[0, np.cumsum(entries)]
-    index = np.empty(starts[-1], dtype=np.int32)
-    value = np.empty(starts[-1], dtype=np.float64)
-    index[starts[:-1]] = arcs.line
-    value[starts[:-1]] = 1.0
-    index[starts[:-1] + 1] = line_count + arcs.source
-    value[starts[:-1] + 1] = arcs.rate
-    third = starts[:-1][restricted] + 2
-    index[third] = protection_row[arcs.source[restricted]]
-    value[third] = arcs.rate[restricted]
-    row_count = line_count + len(sources.capacity) + len(protected_sources)
-    return starts[:count + 1].astype(np.int32), index, value, protection_row, protected_sources, row_count
+    count = len(line)
+    column = np.arange(count)
+    need = rate * demand[line]
+    load = np.bincount(source, weights=need, minlength=len(capacity))
+    restricted_load = np.bincount(source[restricted], weights=need[restricted], minlength=len(capacity))
+    arcs_per_line = np.bincount(line, minlength=len(demand))
+
+    line_entries = _rows(column, line, arcs_per_line > 1, np.ones(count), 0)
+    first = len(line_entries[3])
+    source_entries = _rows(column, source, load > capacity + LOAD_TOLERANCE, rate, first)
+    first += len(source_entries[3])
+    limited = np.flatnonzero(restricted)
+    protection_entries = _rows(limited, source[limited], restricted_load > open_to_others + LOAD_TOLERANCE,
+                               rate[limited], first)
+
+    parts = (line_entries, source_entries, protection_entries)
+    entry_column, entry_row, value = (np.concatenate([part[field] for part in parts]) for field in range(3))
+    row_upper = np.r_[demand[line_entries[3]], capacity[source_entries[3]], open_to_others[protection_entries[3]]]
+    return entry_row, entry_column, value, row_upper
 
 
-# TODO: 100,000 lines take about 54 s (docs/benchmarks.md) against a 10 s target; solving the many small
-# components in batches, or dropping arcs that cannot beat a line's earliest source, are the next steps to try.
+def _programs(line, source, rate, restricted, demand, capacity, open_to_others) -> list[_Program]:
+    """Build the LP of the given arcs (line and source are positions in the whole input) as batches of whole components."""
+    count = len(line)
+    entry_row, entry_column, value, row_upper = _entries(line, source, rate, restricted, demand, capacity, open_to_others)
+    row_count = len(row_upper)
+    graph = coo_matrix((np.ones(len(entry_row)), (entry_column, count + entry_row)),
+                       shape=(count + row_count, count + row_count))
+    component_count, labels = connected_components(graph, directed=False)
+    column_label, row_label = labels[:count], labels[count:]
+
+    # Number columns and rows by component, so each batch is one block of consecutive columns and rows.
+    column_order = np.argsort(column_label, kind="stable")
+    row_order = np.argsort(row_label, kind="stable")
+    column_rank = np.empty(count, dtype=np.int64)
+    column_rank[column_order] = np.arange(count)
+    row_rank = np.empty(row_count, dtype=np.int64)
+    row_rank[row_order] = np.arange(row_count)
+    matrix = csc_matrix((value, (row_rank[entry_row], column_rank[entry_column])), shape=(row_count, count))
+    column_start = np.searchsorted(column_label[column_order], np.arange(component_count + 1))
+    row_start = np.searchsorted(row_label[row_order], np.arange(component_count + 1))
+    batch = column_start[:-1] // BATCH_COLUMNS
+    batch_start = np.searchsorted(batch, np.arange(batch[-1] + 2))
+
+    upper = demand[line]
+    programs = []
+    for first, last in zip(batch_start[:-1].tolist(), batch_start[1:].tolist()):
+        columns = slice(column_start[first], column_start[last])
+        rows = slice(row_start[first], row_start[last])
+        entries = slice(matrix.indptr[columns.start], matrix.indptr[columns.stop])
+        model = highspy.HighsLp()
+        model.num_col_ = columns.stop - columns.start
+        model.num_row_ = rows.stop - rows.start
+        model.col_cost_ = np.zeros(model.num_col_)
+        model.col_lower_ = np.zeros(model.num_col_)
+        model.col_upper_ = upper[column_order[columns]]
+        model.row_lower_ = np.full(model.num_row_, -highspy.kHighsInf)
+        model.row_upper_ = row_upper[row_order[rows]]
+        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        model.a_matrix_.start_ = (matrix.indptr[columns.start:columns.stop + 1] - entries.start).astype(np.int32)
+        model.a_matrix_.index_ = (matrix.indices[entries] - rows.start).astype(np.int32)
+        model.a_matrix_.value_ = matrix.data[entries]
+        programs.append(_Program(columns=column_order[columns], model=model,
+                                 component=column_label[column_order[columns]] - first))
+    return programs
+
+
 def solve_allocation(problem: AllocationInput, sources: Sources, arcs: Arcs, settings: RecommendationSettings) -> Allocation:
-    """Solve the allocation with HiGHS in two steps and return the units per arc.
+    """Solve the allocation in two steps and return the units per arc.
 
     First: maximise the priority-weighted units served. Second: keep that
     maximum in every connected component (less FIRST_OBJECTIVE_TOLERANCE
-    of it) and minimise the secondary costs, so among the best allocations the earliest and
-    cheapest wins. Every constraint is a row of the one LP:
-    per line, units served <= demand; per source, rate x units taken <=
-    capacity; per protected source, rate x units taken by lines of
-    customers that are not strategic <= capacity - protected.
+    of it) and minimise the secondary costs, so among the best allocations
+    the earliest and cheapest wins. The constraints: per line, units served
+    <= demand; per source, rate x units taken <= capacity; per protected
+    source, rate x units taken by lines of customers that are not strategic
+    <= capacity - protected. services.recommend.reduction first drops the
+    arcs and settles the lines whose part of an optimum is known; HiGHS
+    solves the rest.
     """
     started = time.perf_counter()
     lines = problem.lines
-    demand = lines["demand"].to_numpy(np.float64)
     if not len(arcs):
         return Allocation(qty=np.zeros(0), weighted_served=0.0, served=0.0, seconds=time.perf_counter() - started)
-    starts, index, value, _, protected_sources, row_count = _constraint_matrix(arcs, lines, sources)
+    demand = lines["demand"].to_numpy(np.float64)
     priority = priorities(lines)[arcs.line]
+    cost = secondary_costs(problem, arcs, settings)
+    restricted = _restricted(arcs, lines, sources)
+    reduction = reduce_allocation(line=arcs.line, source=arcs.source, rate=arcs.rate, restricted=restricted, cost=cost,
+                                  demand=demand, capacity=sources.capacity,
+                                  open_to_others=sources.capacity - sources.protected)
 
-    model = highspy.HighsLp()
-    model.num_col_ = len(arcs)
-    model.num_row_ = row_count
-    model.col_cost_ = -priority
-    model.col_lower_ = np.zeros(len(arcs))
-    model.col_upper_ = demand[arcs.line]
-    model.row_lower_ = np.full(row_count, -highspy.kHighsInf)
-    model.row_upper_ = np.r_[demand, sources.capacity, sources.capacity[protected_sources] - sources.protected[protected_sources]]
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = starts
-    model.a_matrix_.index_ = index
-    model.a_matrix_.value_ = value
+    qty = reduction.qty.copy()
+    kept = np.flatnonzero(reduction.kept)
+    first_seconds = 0.0
+    programs = _programs(arcs.line[kept], arcs.source[kept], arcs.rate[kept], restricted[kept], demand,
+                         reduction.capacity, reduction.open_to_others) if len(kept) else []
+    for program in programs:
+        columns = kept[program.columns]
+        qty[columns], seconds = _solve_two_steps(program, priority[columns], cost[columns])
+        first_seconds += seconds
 
-    solver = highspy.Highs()
-    solver.setOptionValue("output_flag", False)
-    solver.passModel(model)
-    _run(solver, "maximise the priority-weighted units served")
-    first_seconds = time.perf_counter() - started
-
-    _keep_first_objective(solver, arcs, sources, priority)
-    columns = np.arange(len(arcs), dtype=np.int32)
-    solver.changeColsCost(len(arcs), columns, secondary_costs(problem, arcs, settings))
-    _run(solver, "minimise the wait, lateness and cost of the best allocation")
-
-    qty = np.round(np.clip(np.asarray(solver.getSolution().col_value), 0.0, None), QTY_DECIMALS)
+    qty = np.round(np.clip(qty, 0.0, None), QTY_DECIMALS)
     return Allocation(
         qty=qty, weighted_served=float(priority @ qty), served=float(qty.sum()), seconds=time.perf_counter() - started,
-        first_seconds=first_seconds,
+        first_seconds=first_seconds, lp_columns=len(kept), lp_batches=len(programs),
     )
 
 
-def components(arcs: Arcs, line_count: int, source_count: int) -> np.ndarray:
-    """Return the connected component of each arc in the graph of lines and sources joined by arcs.
+def _solve_two_steps(program: _Program, priority: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:
+    """Return the units per column and the seconds the first step took."""
+    if program.model.num_row_ == 0:
+        # No row can bind (for example a strategic line's one arc to a source only lower tiers can exhaust), and every
+        # column's first-step cost is -priority < 0: both steps serve each column in full.
+        return np.asarray(program.model.col_upper_), 0.0
+    started = time.perf_counter()
+    program.model.col_cost_ = -priority
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.passModel(program.model)
+    _run(solver, "maximise the priority-weighted units served")
+    first_seconds = time.perf_counter() - started
 
-    Components share no line and no source, so each is an allocation of its own.
-    """
-    graph = coo_matrix((np.ones(len(arcs)), (arcs.line, line_count + arcs.source)),
-                       shape=(line_count + source_count, line_count + source_count))
-    _, labels = connected_components(graph, directed=False)
-    return labels[arcs.line]
+    _keep_first_objective(solver, program.component, priority)
+    solver.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
+    _run(solver, "minimise the wait, lateness and cost of the best allocation")
+    return np.asarray(solver.getSolution().col_value), first_seconds
 
 
-def _keep_first_objective(solver: highspy.Highs, arcs: Arcs, sources: Sources, priority: np.ndarray) -> None:
+def _keep_first_objective(solver: highspy.Highs, component: np.ndarray, priority: np.ndarray) -> None:
     """Add one row per component that keeps its priority-weighted units at the first step's optimum.
 
-    One row per component instead of one row over every arc keeps the
+    One row per component instead of one row over every column keeps the
     components apart, which the second solve needs to stay fast. Since
-    components share nothing, each is at its own maximum in any optimum of
+    components share no row, each is at its own maximum in any optimum of
     the whole.
     """
-    line_count = int(arcs.line.max()) + 1
-    label = components(arcs, line_count, len(sources.capacity))
     solution = np.asarray(solver.getSolution().col_value)
-    best = np.bincount(label, weights=priority * solution)
+    best = np.bincount(component, weights=priority * solution)
     floor = best - FIRST_OBJECTIVE_TOLERANCE * np.maximum(best, 1.0)
-    order = np.argsort(label, kind="stable")
-    starts = np.searchsorted(label[order], np.arange(len(best))).astype(np.int32)
+    order = np.argsort(component, kind="stable")
+    starts = np.searchsorted(component[order], np.arange(len(best))).astype(np.int32)
     solver.addRows(len(best), floor, np.full(len(best), highspy.kHighsInf), len(order), starts,
                    order.astype(np.int32), priority[order])
 
