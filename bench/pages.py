@@ -38,6 +38,7 @@ from sqlalchemy import Engine, text
 from bench.exposure import AS_OF, _baseline_seconds, _load_demo, _prepare_database
 from services.auth.roles import Actor, Role
 from services.db.engine import make_engine
+from services.db.migrate import upgrade_database
 from services.exposure.backlog import (
     BacklogFilters,
     backlog_aging,
@@ -118,7 +119,11 @@ def run_case(server_url: str, *, lines: int, seed: int, database: str, reuse: bo
     url, reused = _prepare_database(server_url, database, reuse)
     engine = make_engine(url)
     try:
-        setup = {"reused_database": True} if reused else _load_demo(engine, lines, seed, skus, warehouses)
+        if reused:
+            upgrade_database(engine)  # a database kept from an earlier run may predate the latest migrations
+            setup = {"reused_database": True}
+        else:
+            setup = _load_demo(engine, lines, seed, skus, warehouses)
         exposure = recompute_exposure(engine, as_of=AS_OF)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("analyze exposure"))
