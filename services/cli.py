@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import typer
 
+from services.risk.cli import risk_app
 from services.settings import Settings, SettingsError, configure_logging, load_settings
 
 logger = logging.getLogger("services.cli")
@@ -26,6 +27,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo distributor: generate its files or load them.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(risk_app, name="risk")
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -173,3 +173,35 @@ def make_job_run(connection: Connection, **overrides) -> RowMapping:
     if "finished_at" not in values and values["status"] != "running":
         values["finished_at"] = values["started_at"] + timedelta(minutes=5)
     return _insert(connection, schema.job_runs, values)
+
+
+def make_inventory(connection: Connection, *, item_id: int, warehouse_id: int, **overrides) -> RowMapping:
+    """Insert the stock of an item in a warehouse: 100 on hand, nothing held or allocated, as of NOW."""
+    values = {"item_id": item_id, "warehouse_id": warehouse_id, "on_hand_qty": Decimal(100), "as_of": NOW,
+              **_lineage(_next_code("INV"))}
+    values.update(overrides)
+    return _insert(connection, schema.inventory, values)
+
+
+def make_receipt(connection: Connection, *, po_line_id: int, warehouse_id: int, **overrides) -> RowMapping:
+    """Insert a receipt of 10 units against a purchase order line on ORDER_DATE."""
+    values = {"po_line_id": po_line_id, "warehouse_id": warehouse_id, "receipt_date": ORDER_DATE,
+              "received_qty": Decimal(10), **_lineage(_next_code("GR"))}
+    values.update(overrides)
+    return _insert(connection, schema.receipts, values)
+
+
+def make_shipment(connection: Connection, *, item_id: int, **overrides) -> RowMapping:
+    """Insert a customer shipment of 10 units leaving on ORDER_DATE, in transit."""
+    number = overrides.get("shipment_number") or _next_code("SH")
+    values = {"shipment_number": number, "kind": "customer", "item_id": item_id, "qty": Decimal(10),
+              "ship_date": ORDER_DATE, **_lineage(number)}
+    values.update(overrides)
+    return _insert(connection, schema.shipments, values)
+
+
+def make_supplier_item(connection: Connection, *, supplier_id: int, item_id: int, **overrides) -> RowMapping:
+    """Insert a supplier's offer of an item for every warehouse: 14 days lead time, priority 1."""
+    values = {"supplier_id": supplier_id, "item_id": item_id, "lead_days": 14, **_lineage(_next_code("SI"))}
+    values.update(overrides)
+    return _insert(connection, schema.supplier_items, values)

@@ -24,6 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from services.risk.features import FEATURE_COLUMNS, build_matrix
 
@@ -36,7 +37,9 @@ CALIBRATION_FOLDS = 3
 # else isotonic calibration has too few events to map.
 MIN_POSITIVES = 5 * CALIBRATION_FOLDS
 CALIBRATION_BINS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0001)
-TOP_FEATURES = 8
+# Each bag is small (a few thousand to a few tens of thousands of rows), where
+# OpenMP threads gain little and, on a busy machine, lose much to waiting.
+THREADS = 1
 
 
 class TrainingRefused(ValueError):
@@ -60,11 +63,20 @@ class UnderBaggedClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y).astype(np.int8)
         self.classes_ = np.array([0, 1])
+        # A column with no value at all (open_po_qty in the public data set)
+        # carries nothing and the tree binning rejects it, so it is left out.
+        self.columns_ = np.flatnonzero(~np.isnan(X).all(axis=0))
+        X = X[:, self.columns_]
         rng = np.random.default_rng(self.random_state)
         positives = np.flatnonzero(y == 1)
         negatives = np.flatnonzero(y == 0)
         take = min(len(negatives), int(round(len(positives) * self.negatives_per_positive)))
         self.estimators_ = []
+        with threadpool_limits(THREADS):
+            self._fit_bags(X, y, positives, negatives, take, rng)
+        return self
+
+    def _fit_bags(self, X, y, positives, negatives, take, rng) -> None:
         for bag in range(self.bags):
             rows = np.concatenate([positives, rng.choice(negatives, size=take, replace=False)])
             tree = HistGradientBoostingClassifier(
@@ -72,11 +84,11 @@ class UnderBaggedClassifier(ClassifierMixin, BaseEstimator):
                 l2_regularization=1.0, min_samples_leaf=20, random_state=self.random_state + bag,
             )
             self.estimators_.append(tree.fit(X[rows], y[rows]))
-        return self
 
     def predict_proba(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        positive = np.mean([tree.predict_proba(X)[:, 1] for tree in self.estimators_], axis=0)
+        X = np.asarray(X, dtype=np.float64)[:, self.columns_]
+        with threadpool_limits(THREADS):
+            positive = np.mean([tree.predict_proba(X)[:, 1] for tree in self.estimators_], axis=0)
         return np.column_stack([1.0 - positive, positive])
 
 

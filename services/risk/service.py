@@ -232,8 +232,32 @@ def _history_model_due(engine: Engine) -> bool:
     return stored is None or stored.trained_at < datetime.now(timezone.utc) - RETRAIN_AFTER
 
 
+NEW_EXPOSURE_RUN = """
+    select exists (
+        select 1 from job_runs e
+        where e.job_name = 'exposure' and e.status = 'succeeded'
+          and e.finished_at > coalesce((select max(r.started_at) from job_runs r
+                                        where r.job_name = :risk and r.status = 'succeeded'), '-infinity')
+    )
+"""
+
+
+def _exposure_ran_since_last_scoring(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(connection.execute(text(NEW_EXPOSURE_RUN), {"risk": RISK_JOB_NAME}).scalar_one())
+
+
 def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
-    """Retrain on history when a week has passed and enough labelled weeks exist, then score every pair."""
+    """After each exposure run: retrain on history when due and possible, then score every pair.
+
+    The history model is retrained when the newest is older than a week and
+    the history holds MIN_LABELLED_WEEKS labelled weeks; otherwise the newest
+    model stays in use, trained on the public data set when no history model
+    exists, and the counts say so (kaggle_model 1, history_too_short 1).
+    """
+    if not _exposure_ran_since_last_scoring(engine):
+        logger.info("risk job run %d: no exposure run finished since the last scoring; nothing to score", job_run_id)
+        return JobOutcome(counts={"waiting_for_exposure": 1})
     reference = _reference_date(settings.business_timezone, None)
     counts: dict[str, int] = {"retrained": 0, "history_too_short": 0}
     if _history_model_due(engine):

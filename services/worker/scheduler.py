@@ -56,6 +56,13 @@ def forecast_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutc
 
     return refresh_job(engine, job_run_id, settings)
 
+def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
+    """Score backorder risk; imported here because the risk package imports the worker's JobOutcome."""
+    from services.risk.service import risk_job as score_job
+
+    return score_job(engine, job_run_id, settings)
+
+
 # Every job of the worker. run_once runs them in this order, so a job comes
 # after the jobs whose output it reads.
 JOBS: tuple[WorkerJob, ...] = (
@@ -68,6 +75,9 @@ JOBS: tuple[WorkerJob, ...] = (
     # Exposure reads what the inbox loaded and the forecast ETAs; with nothing
     # new it recomputes no line.
     WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
+    # Risk scores every SKU and warehouse once after each exposure run that
+    # succeeded, and retrains on the order history at most once a week.
+    WorkerJob("risk", risk_job, lambda settings: settings.worker_poll_seconds),
 )
 
 
