@@ -196,3 +196,29 @@ def test_risk_job_scores_with_the_public_data_model_when_history_is_too_short(en
     counts = outcome.counts
     assert (counts["retrained"], counts["history_too_short"], counts["kaggle_model"]) == (0, 1, 1)
     assert (counts["model_version"], counts["pairs"], counts["scored"], counts["no_data"]) == (version, 1, 1, 0)
+
+
+@pytest.mark.slow
+def test_demo_distributor_is_scored_and_history_training_counts_its_weeks(engine, cover_model, tmp_path):
+    from seed_data import generate_demo
+    from services.risk.service import history_rows, labelled_weeks, train_on_history
+    from services.sync.canonical import load_canonical_folder
+
+    generate_demo(tmp_path / "demo", seed=7, lines=1_000, as_of=REFERENCE)
+    load_canonical_folder(engine, tmp_path / "demo", source="demo", business_timezone="America/Chicago")
+    with engine.begin() as connection:
+        _store(connection, cover_model)
+
+    result = score_pairs(engine, as_of=REFERENCE)
+    rows = history_rows(engine, REFERENCE)
+
+    with engine.connect() as connection:
+        stored = connection.execute(select(schema.risk_scores.c.status)).scalars().all()
+    assert result.pairs == len(stored) == result.scored + result.no_data
+    assert result.scored > 0
+    # Weekly snapshots from 52 to 4 weeks before the reference date, labelled, of pairs with history.
+    assert sorted(rows["feature_date"].unique().tolist())[0] == REFERENCE - timedelta(weeks=52)
+    assert rows[LABEL_COLUMN].isin([0, 1]).all()
+    assert labelled_weeks(rows) == 49
+    trained = train_on_history(engine, REFERENCE)
+    assert (trained.source, trained.version, trained.training_rows) == ("history", 2, len(rows))

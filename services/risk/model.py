@@ -72,12 +72,14 @@ class UnderBaggedClassifier(ClassifierMixin, BaseEstimator):
         negatives = np.flatnonzero(y == 0)
         take = min(len(negatives), int(round(len(positives) * self.negatives_per_positive)))
         self.estimators_ = []
+        # With few negatives every bag would hold the same rows, so one bag does.
+        self.bags_fitted_ = 1 if take == len(negatives) else self.bags
         with threadpool_limits(THREADS):
             self._fit_bags(X, y, positives, negatives, take, rng)
         return self
 
     def _fit_bags(self, X, y, positives, negatives, take, rng) -> None:
-        for bag in range(self.bags):
+        for bag in range(self.bags_fitted_):
             rows = np.concatenate([positives, rng.choice(negatives, size=take, replace=False)])
             tree = HistGradientBoostingClassifier(
                 max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
@@ -156,7 +158,7 @@ def flag_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def train_model(frame: pd.DataFrame, labels: np.ndarray, *, where: str = "the training set",
-                random_state: int = 0, importance_rows: int = 20_000) -> TrainedModel:
+                random_state: int = 0, importance_rows: int = 5_000) -> TrainedModel:
     """Fit the calibrated classifier on canonical rows and their labels; raise TrainingRefused when it cannot."""
     labels = np.asarray(labels).astype(np.int8)
     check_training_rows(labels, where)
@@ -193,7 +195,7 @@ def _importances(classifier, matrix: pd.DataFrame, labels: np.ndarray, random_st
     if labels.min() == labels.max():
         return {name: 0.0 for name in matrix.columns}
     result = permutation_importance(
-        classifier, matrix.to_numpy(np.float64), labels, scoring="roc_auc", n_repeats=2, random_state=random_state
+        classifier, matrix.to_numpy(np.float64), labels, scoring="roc_auc", n_repeats=1, random_state=random_state
     )
     return {name: float(value) for name, value in zip(matrix.columns, result.importances_mean)}
 
