@@ -222,3 +222,16 @@ def test_demo_distributor_is_scored_and_history_training_counts_its_weeks(engine
     assert labelled_weeks(rows) == 49
     trained = train_on_history(engine, REFERENCE)
     assert (trained.source, trained.version, trained.training_rows) == ("history", 2, len(rows))
+
+
+def test_risk_job_without_a_model_succeeds_and_says_how_to_train_one(engine):
+    now = datetime.now(timezone.utc)
+    with engine.begin() as connection:
+        make_job_run(connection, job_name="exposure", started_at=now - timedelta(minutes=2),
+                     finished_at=now - timedelta(minutes=1))
+        job_run_id = make_job_run(connection, job_name="risk", status="running", started_at=now)["id"]
+
+    outcome = risk_job(engine, job_run_id, load_settings())
+
+    assert (outcome.partial, outcome.counts) == (False, {"retrained": 0, "history_too_short": 1, "no_model": 1})
+    assert outcome.error.startswith("no risk model is stored; train one with `control-tower risk train --kaggle PATH`")

@@ -272,7 +272,7 @@ def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
         result = score_pairs(engine, business_timezone=settings.business_timezone, job_run_id=job_run_id)
     except NoModel as missing:
         logger.warning("risk job run %d: %s", job_run_id, missing)
-        return JobOutcome(counts={**counts, "no_model": 1}, partial=True, error=str(missing))
+        return JobOutcome(counts={**counts, "no_model": 1}, error=str(missing))
     if result.model_source == "kaggle":
         logger.info("risk job run %d: scored with model version %d trained on the public data set",
                     job_run_id, result.model_version)
