@@ -4,8 +4,8 @@ About 1% of SKUs go on backorder. Each bag trains a
 HistGradientBoostingClassifier on every positive and a random sample of
 NEGATIVES_PER_POSITIVE negatives per positive; the bags' probabilities are
 averaged (under-bagging). Under-sampling inflates the probabilities, so
-isotonic calibration on held-out folds (CalibratedClassifierCV) maps them
-back to observed frequencies: a score of 0.3 means that about 30% of such
+isotonic calibration on out-of-fold probabilities maps them back to
+observed frequencies: a score of 0.3 means that about 30% of such
 SKUs went on backorder.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.isotonic import IsotonicRegression
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -112,17 +112,47 @@ def check_training_rows(labels: np.ndarray, where: str) -> None:
         )
 
 
-def new_classifier(random_state: int = 0) -> CalibratedClassifierCV:
-    return CalibratedClassifierCV(
-        UnderBaggedClassifier(random_state=random_state), method="isotonic", cv=CALIBRATION_FOLDS
-    )
+class CalibratedRiskClassifier(ClassifierMixin, BaseEstimator):
+    """The under-bagged trees fitted on every row, mapped to frequencies by isotonic regression.
+
+    The isotonic map is fitted on out-of-fold probabilities (stratified
+    CALIBRATION_FOLDS folds), as CalibratedClassifierCV(method="isotonic",
+    ensemble=False) does; it is written out so the out-of-fold calibrated
+    probabilities (oof_probabilities_) can also choose the flag threshold,
+    and scoring runs one set of bags instead of one per fold.
+    """
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y).astype(np.int8)
+        self.classes_ = np.array([0, 1])
+        splitter = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=self.random_state)
+        out_of_fold = np.zeros(len(y))
+        for train, test in splitter.split(X, y):
+            bags = UnderBaggedClassifier(random_state=self.random_state).fit(X[train], y[train])
+            out_of_fold[test] = bags.predict_proba(X[test])[:, 1]
+        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(out_of_fold, y)
+        self.oof_probabilities_ = self.isotonic_.predict(out_of_fold)
+        self.bags_ = UnderBaggedClassifier(random_state=self.random_state).fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        positive = self.isotonic_.predict(self.bags_.predict_proba(X)[:, 1])
+        return np.column_stack([1.0 - positive, positive])
+
+
+def new_classifier(random_state: int = 0) -> CalibratedRiskClassifier:
+    return CalibratedRiskClassifier(random_state=random_state)
 
 
 @dataclass
 class TrainedModel:
     """A fitted classifier with what explanations and drift checks need from its training set."""
 
-    classifier: CalibratedClassifierCV
+    classifier: CalibratedRiskClassifier
     features: list[str]
     training_rows: int
     positive_rate: float
@@ -171,7 +201,7 @@ def train_model(frame: pd.DataFrame, labels: np.ndarray, *, where: str = "the tr
     rng = np.random.default_rng(random_state)
     sample = rng.choice(len(matrix), size=min(importance_rows, len(matrix)), replace=False)
     importances = _importances(classifier, matrix.iloc[sample], labels[sample], random_state)
-    held_out = cross_validated_probabilities(matrix, labels, folds=3, random_state=random_state)
+    held_out = classifier.oof_probabilities_
     model = TrainedModel(
         classifier=classifier,
         features=list(FEATURE_COLUMNS),
@@ -198,18 +228,6 @@ def _importances(classifier, matrix: pd.DataFrame, labels: np.ndarray, random_st
         classifier, matrix.to_numpy(np.float64), labels, scoring="roc_auc", n_repeats=1, random_state=random_state
     )
     return {name: float(value) for name, value in zip(matrix.columns, result.importances_mean)}
-
-
-def cross_validated_probabilities(matrix: pd.DataFrame, labels: np.ndarray, *, folds: int = 5,
-                                  random_state: int = 0) -> np.ndarray:
-    """Out-of-fold calibrated probabilities of every row from stratified k-fold training."""
-    probabilities = np.zeros(len(labels))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    values = matrix.to_numpy(np.float64)
-    for train, test in splitter.split(values, labels):
-        classifier = new_classifier(random_state).fit(values[train], labels[train])
-        probabilities[test] = classifier.predict_proba(values[test])[:, 1]
-    return probabilities
 
 
 def evaluation_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
