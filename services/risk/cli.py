@@ -25,8 +25,7 @@ def train(
 
     settings = _settings()
     if kaggle is not None and not kaggle.is_file():
-        _fail(f"{kaggle} is not a file; pass the public backorder file, for example "
-              f"../shared/realdata/risk/Kaggle_Test_Dataset_v2.csv.gz")
+        _fail(f"{kaggle} is not a file; pass a file of the public backorder data set, such as Kaggle_Test_Dataset_v2.csv.gz")
     with _migrated_engine(settings) as engine:
         try:
             if kaggle is not None:
