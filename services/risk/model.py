@@ -177,7 +177,7 @@ class TrainedModel:
 
 
 def flag_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The probability above which a pair is flagged: the one that maximises F1 on held-out scores, at least 0.05."""
+    """Return the flag threshold: the probability that maximises F1 on held-out scores, at least 0.05."""
     order = np.argsort(-probabilities)
     sorted_labels = labels[order]
     true_positives = np.cumsum(sorted_labels)

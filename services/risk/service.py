@@ -123,7 +123,7 @@ def train_on_history(engine: Engine, reference: date) -> TrainResult:
 
 
 def load_model(engine: Engine) -> tuple[repository.StoredModel, TrainedModel]:
-    """The model scoring uses: the newest trained on history, else the newest trained on the public data set."""
+    """Return the model scoring uses: the newest trained on history, else the newest trained on the public data set."""
     with engine.connect() as connection:
         stored = repository.latest_model(connection, "history") or repository.latest_model(connection)
     if stored is None:
