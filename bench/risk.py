@@ -70,6 +70,7 @@ def run_step(step: str, path: Path, folds: int) -> dict:
                 "top_importances": dict(sorted(model.importances.items(), key=lambda item: -item[1])[:8])}
     from services.risk.service import score_frame
 
+    # TODO: time scoring from the database too (the feature events of 50,000 pairs of a large demo).
     rows = frame.sample(n=SCORE_ROWS, random_state=3).reset_index(drop=True)
     started = time.perf_counter()
     scored = score_frame(model, rows)

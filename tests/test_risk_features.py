@@ -130,3 +130,14 @@ def test_all_negative_training_window_is_refused_saying_why():
         "the weeks 2026-01-05 to 2026-02-23 has 40 rows and none went on backorder, so there is nothing to learn a "
         "risk from; widen the training window or train on the public data set (control-tower risk train --kaggle PATH)"
     )
+
+
+def test_cover_reason_says_when_the_lead_time_is_unknown():
+    from services.risk.explain import describe
+
+    known = build_matrix(pd.DataFrame([canonical_row(national_inv=3, in_transit_qty=1)])).iloc[0]
+    unknown = build_matrix(pd.DataFrame([canonical_row(national_inv=3, in_transit_qty=1, lead_time=None)])).iloc[0]
+
+    assert describe("cover_to_lead_ratio", known) == "2.0 weeks of cover against a 6-week lead time"
+    assert describe("lead_time", unknown) == "2.0 weeks of cover against an unknown lead time"
+    assert describe("perf_6_month_avg", known) == "supplier 40% on time over 6 months, 50% over 12 months"

@@ -25,7 +25,7 @@ MIN_DROP = 0.01
 GROUPS = {
     "weeks_of_cover": "cover", "cover_minus_lead_weeks": "cover", "cover_to_lead_ratio": "cover",
     "net_position_lead_time": "cover", "net_position_3_month": "cover", "weekly_demand": "cover",
-    "national_inv": "cover", "negative_on_hand": "cover", "min_bank_gap": "cover",
+    "national_inv": "cover", "negative_on_hand": "cover", "min_bank_gap": "cover", "lead_time": "cover",
     "forecast_3_month": "demand", "forecast_6_month": "demand", "forecast_9_month": "demand",
     "sales_1_month": "demand", "sales_3_month": "demand", "sales_6_month": "demand", "sales_9_month": "demand",
     "sales_trend_1_to_3": "trend", "forecast_to_sales_3": "trend",
@@ -40,10 +40,10 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:,.1f}"
 
 
-def _weeks(value: float) -> str:
+def _lead_time(value: float) -> str:
     if math.isnan(value):
-        return "an unknown"
-    return f"{value:.0f}-week" if value >= 1 else "under 1-week"
+        return "an unknown lead time"
+    return f"a {value:.0f}-week lead time" if value >= 1 else "a lead time under 1 week"
 
 
 def describe(feature: str, row: pd.Series) -> str:
@@ -54,7 +54,7 @@ def describe(feature: str, row: pd.Series) -> str:
             return f"on hand is negative ({_number(row['national_inv'])}), so demand is already owed"
         cover = row["weeks_of_cover"]
         cover_text = "over 10 years" if cover >= 520 else f"{cover:.1f} weeks" if cover < 10 else f"{cover:.0f} weeks"
-        return f"{cover_text} of cover against a {_weeks(row['lead_time'])} lead time"
+        return f"{cover_text} of cover against {_lead_time(row['lead_time'])}"
     if group == "demand":
         return (f"demand of {_number(row['sales_1_month'])} in the last month and "
                 f"{_number(row['sales_3_month'])} over 3 months, forecast {_number(row['forecast_3_month'])} for the next 3")
@@ -73,7 +73,6 @@ def describe(feature: str, row: pd.Series) -> str:
         "local_bo_qty": lambda: f"{_number(row['local_bo_qty'])} units already on backorder",
         "in_transit_qty": lambda: f"{_number(row['in_transit_qty'])} units in transit",
         "open_po_qty": lambda: f"{_number(row['open_po_qty'])} units on open purchase orders not yet shipped",
-        "lead_time": lambda: f"a {_weeks(row['lead_time'])} lead time" if not math.isnan(row["lead_time"]) else "no known lead time",
         "potential_issue": lambda: "the supplier reported a backorder, a rejection or a later date in the last 4 weeks",
         "deck_risk": lambda: "stock on quality hold",
         "ppap_risk": lambda: "a regulated item",
