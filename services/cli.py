@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 import typer
 
 from services.auth.cli import users_app
+from services.risk.cli import risk_app
 from services.settings import Settings, SettingsError, configure_logging, load_settings
 
 logger = logging.getLogger("services.cli")
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(users_app, name="users")
+app.add_typer(risk_app, name="risk")
 
 
 def _fail(message: str, code: int = 1) -> None:

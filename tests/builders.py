@@ -359,3 +359,10 @@ def make_transfer_lane(connection: Connection, *, from_warehouse_id: int, to_war
     }
     values.update(overrides)
     return _insert(connection, schema.transfer_lanes, values)
+
+
+def make_supplier_item(connection: Connection, *, supplier_id: int, item_id: int, **overrides) -> RowMapping:
+    """Insert a supplier's offer of an item for every warehouse: 14 days lead time, priority 1."""
+    values = {"supplier_id": supplier_id, "item_id": item_id, "lead_days": 14, **_lineage(_next_code("SI"))}
+    values.update(overrides)
+    return _insert(connection, schema.supplier_items, values)

@@ -197,8 +197,8 @@ def test_scheduler_starts_jobs_without_overlap(engine, database_url, tmp_path):
     finally:
         scheduler.shutdown(wait=False)
 
-    assert [job.name for job in JOBS] == ["sync_inbox", "forecast", "exposure", "recommend", "outbox", "kpi_snapshot"]
-    assert scheduled == ["exposure", "forecast", "kpi_snapshot", "outbox", "recommend", "sync_inbox"]
+    assert [job.name for job in JOBS] == ["sync_inbox", "forecast", "exposure", "risk", "recommend", "outbox", "kpi_snapshot"]
+    assert scheduled == ["exposure", "forecast", "kpi_snapshot", "outbox", "recommend", "risk", "sync_inbox"]
     assert inbox.id == "sync_inbox"
     assert inbox.trigger.interval.total_seconds() == 45
     assert (inbox.max_instances, inbox.coalesce, inbox.misfire_grace_time) == (1, True, 60)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -620,6 +621,49 @@ forecast_backtests = Table(
     Column("computed_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
     *_not_negative("train_count", "test_count"),
     Index("ix_forecast_backtests_series", "series_key", text("computed_at desc")),
+)
+
+risk_models = Table(
+    "risk_models",
+    metadata,
+    _id(),
+    Column("version", Integer, nullable=False, unique=True),
+    Column("source", String(16), nullable=False),
+    Column("features", JSONB, nullable=False),
+    Column("trained_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
+    Column("training_rows", Integer, nullable=False),
+    Column("positive_rows", Integer, nullable=False),
+    Column("threshold", RATE, nullable=False),
+    Column("validation_scores", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("model_bytes", LargeBinary, nullable=False),
+    CheckConstraint("source in ('kaggle', 'history')", name="source_known"),
+    CheckConstraint("threshold between 0 and 1", name="threshold_is_probability"),
+    *_not_negative("training_rows", "positive_rows"),
+)
+
+risk_scores = Table(
+    "risk_scores",
+    metadata,
+    _id(),
+    _fk("item_id", "items.id", ondelete="CASCADE"),
+    _fk("warehouse_id", "warehouses.id", ondelete="CASCADE"),
+    _fk("job_run_id", "job_runs.id", nullable=True),
+    Column("model_version", Integer, ForeignKey("risk_models.version"), nullable=True),
+    Column("feature_date", Date, nullable=False),
+    Column("probability", RATE),
+    Column("flagged", Boolean, nullable=False, server_default=text("false")),
+    Column("explanation", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("scored_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
+    UniqueConstraint("item_id", "warehouse_id"),
+    CheckConstraint("status in ('scored', 'no_data')", name="status_known"),
+    CheckConstraint(
+        "(status = 'scored' and probability is not null and model_version is not null)"
+        " or (status = 'no_data' and probability is null and not flagged)",
+        name="probability_when_scored",
+    ),
+    CheckConstraint("probability is null or probability between 0 and 1", name="probability_is_share"),
+    Index("ix_risk_scores_flagged", text("probability desc"), postgresql_where=text("flagged")),
 )
 
 # --- Workflow --------------------------------------------------------------

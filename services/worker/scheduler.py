@@ -71,6 +71,12 @@ def forecast_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutc
 
     return refresh_job(engine, job_run_id, settings)
 
+def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
+    """Score backorder risk; imported here because the risk package imports the worker's JobOutcome."""
+    from services.risk.service import risk_job as score_job
+
+    return score_job(engine, job_run_id, settings)
+
 
 WEEK_SECONDS = 7 * 24 * 3600
 
@@ -78,6 +84,7 @@ WEEK_SECONDS = 7 * 24 * 3600
 def weekly_kpi_trigger(settings: Settings) -> CronTrigger:
     """Monday 06:00 in the business time zone; the zone's rules keep it at 06:00 local across DST changes."""
     return CronTrigger(day_of_week="mon", hour=6, minute=0, timezone=ZoneInfo(settings.business_timezone))
+
 
 # Every job of the worker. run_once runs them in this order, so a job comes
 # after the jobs whose output it reads.
@@ -92,6 +99,9 @@ JOBS: tuple[WorkerJob, ...] = (
     # Exposure reads what the inbox loaded and the forecast ETAs; with nothing
     # new it recomputes no line.
     WorkerJob(EXPOSURE_JOB_NAME, exposure_job, lambda settings: settings.worker_poll_seconds),
+    # Risk scores every SKU and warehouse once after each exposure run that
+    # succeeded, and retrains on the order history at most once a week.
+    WorkerJob("risk", risk_job, lambda settings: settings.worker_poll_seconds),
     # Recommendations allocate the shortages exposure found; with nothing
     # changed since their last run they keep what is proposed.
     WorkerJob(RECOMMEND_JOB_NAME, recommend_job, lambda settings: settings.worker_poll_seconds),
