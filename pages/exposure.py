@@ -22,6 +22,7 @@ from services.exposure.backlog import (
     backlog_root_causes,
     backlog_totals,
     line_supply,
+    risk_watchlist,
 )
 from services.exposure.queries import LineSupplyPicture, OrderLineNotFound
 from services.web import get_engine, guard_page, money_format, show_table
@@ -77,6 +78,29 @@ def load_aging(_engine, actor: Actor, filters: BacklogFilters) -> pd.DataFrame:
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def load_root_causes(_engine, actor: Actor, filters: BacklogFilters) -> pd.DataFrame:
     return backlog_root_causes(_engine, actor, filters)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def load_watchlist(_engine, actor: Actor) -> pd.DataFrame:
+    return risk_watchlist(_engine, actor)
+
+
+def render_watchlist(watchlist: pd.DataFrame) -> None:
+    st.subheader("At risk, not yet short")
+    if watchlist.empty:
+        st.caption(
+            "No SKU is flagged: the backorder-risk model has scored nothing yet, or flags no SKU without a short "
+            "line. `control-tower risk train --kaggle FILE` stores a first model (docs/risk-model.md)."
+        )
+        return
+    shown = watchlist[["sku", "warehouse_code", "probability", "explanation", "scored_at"]]
+    show_table(shown, key="risk_watchlist", file_name="at_risk_not_yet_short", column_config={
+        "sku": "SKU",
+        "warehouse_code": "Warehouse",
+        "probability": st.column_config.ProgressColumn("Backorder risk", min_value=0.0, max_value=1.0, format="percent"),
+        "explanation": st.column_config.TextColumn("Why", width="large"),
+        "scored_at": st.column_config.DatetimeColumn("Scored", format="YYYY-MM-DD HH:mm"),
+    })
 
 
 def read_filters(options: dict[str, list[str]]) -> BacklogFilters:
@@ -274,6 +298,7 @@ def render_page() -> None:
             with right:
                 render_root_causes(load_root_causes(engine, actor, filters))
         render_drill_down(engine, actor, page_lines)
+        render_watchlist(load_watchlist(engine, actor))
     except InvalidBacklogRequest as error:
         st.error(str(error))
     except DatabaseUnavailable as error:

@@ -18,7 +18,14 @@ from seed_data.generator import generate_demo
 from services.auth.roles import Actor, Role, RoleRefused
 from services.db import schema
 from services.auth.users import authenticate, ensure_demo_users
-from services.exposure.backlog import BacklogFilters, backlog_aging, backlog_page, backlog_root_causes, backlog_totals
+from services.exposure.backlog import (
+    BacklogFilters,
+    backlog_aging,
+    backlog_page,
+    backlog_root_causes,
+    backlog_totals,
+    risk_watchlist,
+)
 from services.exposure.recompute import recompute_exposure
 from services.exposure.revenue import (
     preview_supply_change,
@@ -243,6 +250,36 @@ def test_exposure_figures_match_services(demo, database_url, monkeypatch):
     assert table["priority_score"].tolist() == [float(value) for value in first_page["priority_score"]]
     assert set(SCORE_COLUMNS) <= set(table.columns)
     assert dataframe_under(app, "Aging")["lines"].tolist() == aging["lines"].tolist()
+
+
+def test_exposure_lists_flagged_skus_without_a_short_line(demo, database_url, monkeypatch):
+    with demo.begin() as connection:
+        item_id, warehouse_id = connection.execute(text(
+            "select i.item_id, i.warehouse_id from inventory i where not exists ("
+            " select 1 from exposure e join sales_order_lines l on l.id = e.so_line_id"
+            " where l.item_id = i.item_id and l.warehouse_id = i.warehouse_id)"
+            " order by i.item_id, i.warehouse_id limit 1"
+        )).one()
+        connection.execute(insert(schema.risk_models).values(
+            version=1, source="kaggle", features=[], training_rows=100, positive_rows=5, threshold=Decimal("0.2"),
+            model_bytes=b"unused",
+        ))
+        connection.execute(insert(schema.risk_scores).values(
+            item_id=item_id, warehouse_id=warehouse_id, model_version=1, feature_date=AS_OF,
+            probability=Decimal("0.42"), flagged=True, status="scored",
+            explanation="2 weeks of cover against a 6-week lead time",
+        ))
+    leader = signed_in(demo, Role.OPERATIONS_LEADER)
+
+    app = run_app(monkeypatch, database_url, leader, "pages/exposure.py")
+
+    shown = dataframe_under(app, "At risk, not yet short")
+    assert shown[["sku", "warehouse_code", "explanation"]].to_dict("records") == [{
+        "sku": risk_watchlist(demo, leader)["sku"].item(),
+        "warehouse_code": risk_watchlist(demo, leader)["warehouse_code"].item(),
+        "explanation": "2 weeks of cover against a 6-week lead time",
+    }]
+    assert float(shown["probability"].item()) == 0.42
 
 
 def test_exposure_filter_narrows_the_backlog(demo, database_url, monkeypatch):

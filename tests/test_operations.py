@@ -133,10 +133,11 @@ def test_jobs_stale_after_their_interval(engine, database_url, tmp_path):
 
     jobs = job_staleness(engine, LEADER, settings, NOW).set_index("job_name")
 
-    assert list(jobs.index) == ["sync_inbox", "forecast", "exposure", "recommend", "outbox", "kpi_snapshot"]
-    # A job that never succeeded (recommend, outbox) is stale.
+    assert list(jobs.index) == ["sync_inbox", "forecast", "exposure", "risk", "recommend", "outbox", "kpi_snapshot"]
+    # A job that never succeeded (risk, recommend, outbox) is stale.
     assert jobs["stale"].to_dict() == {
-        "sync_inbox": True, "forecast": False, "exposure": True, "recommend": True, "outbox": True, "kpi_snapshot": False,
+        "sync_inbox": True, "forecast": False, "exposure": True, "risk": True, "recommend": True, "outbox": True,
+        "kpi_snapshot": False,
     }
     assert jobs.loc["sync_inbox", "seconds_since_success"] == 120.0
     assert jobs.loc["sync_inbox", "interval_seconds"] == 30

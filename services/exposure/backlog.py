@@ -257,6 +257,14 @@ def backlog_filter_options(engine: Engine, actor: Actor) -> dict[str, list[str]]
     return options
 
 
+def risk_watchlist(engine: Engine, actor: Actor, limit: int = 50) -> pd.DataFrame:
+    """Return the SKU and warehouse pairs the backorder-risk model flags that have no short line yet."""
+    require_page(actor, EXPOSURE)
+    from services.risk.service import at_risk_not_yet_short
+
+    return at_risk_not_yet_short(engine, limit=limit)
+
+
 def line_supply(engine: Engine, actor: Actor, so_line_id: int) -> LineSupplyPicture:
     """Return one order line's supply picture; raises OrderLineNotFound for an unknown id."""
     require_page(actor, EXPOSURE)
