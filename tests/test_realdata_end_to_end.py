@@ -97,7 +97,7 @@ def drop_files(realdata_dir: Path, inbox: Path) -> None:
     for relative, folder in INBOX_FOLDER_OF.items():
         target = inbox / folder
         target.mkdir(parents=True, exist_ok=True)
-        # Written under a temporary name and renamed, as the inbox asks of large files.
+        # Written under a temporary name and renamed, because the inbox skips .part files.
         partial = target / (Path(relative).name + ".part")
         shutil.copyfile(realdata_dir / relative, partial)
         partial.rename(target / Path(relative).name)
@@ -198,5 +198,7 @@ def test_dropped_public_files_reach_every_page_within_five_minutes(
     choice.set_value(scms_supplier_id).run()
     shown = [frame.value for frame in eta.dataframe if "mae_promise_days" in frame.value.columns]
     expected = supplier_backtests(engine, leader, scms_code)
-    assert len(shown) == 1 and len(shown[0]) == len(expected) > 0
+    assert len(shown) == 1
+    assert len(expected) > 0
+    assert len(shown[0]) == len(expected)
     assert list(shown[0]["mae_p50_days"]) == list(expected["mae_p50_days"])

@@ -284,9 +284,9 @@ def load_customer_facts(
 ) -> pd.DataFrame:
     """Return tier, penalty, fill-rate target, recent fill rate and late share of the customers.
 
-    With reuse_stored, customers whose facts the last full recompute stored
-    for this reference date, with no order lines synced since, take those;
-    the others are computed from their history.
+    With reuse_stored, a customer takes the facts the last full recompute
+    stored when they are for this reference date and no sync changed order
+    lines since. The other customers' facts are computed from their history.
     """
     if not len(customer_ids):
         return _no_customers()

@@ -160,8 +160,8 @@ LAST_FORECAST_RUN = """
     limit 1
 """
 
-# What a refresh reads: receipts, purchase order lines and their
-# acknowledgements, ship notices, suppliers and items.
+# The synced entities a refresh reads: receipts, purchase order lines and
+# their acknowledgements, ship notices, suppliers and items.
 FORECAST_INPUTS_CHANGED = """
     select exists (
         select 1 from sync_runs
@@ -175,8 +175,8 @@ def forecast_job(engine: Engine, job_run_id: int, settings) -> JobOutcome:
     """Worker job: refresh the forecasts with one fitting process per core, when their input changed.
 
     The job runs as often as the inbox is read, so forecasts follow new
-    receipts and acknowledgements within a poll; a run with nothing new
-    since the last one that wrote forecasts, on the same business date,
+    receipts and acknowledgements within a poll. A run that finds nothing
+    new since the last run that wrote forecasts, on the same business date,
     writes nothing.
     """
     reason = _refresh_reason(engine, settings)
