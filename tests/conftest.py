@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from services.db.engine import make_engine
 from services.db.migrate import upgrade_database
+from tests.streamlit_run import isolate_streamlit_runs  # noqa: F401 (a fixture for the page tests)
 
 REALDATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import socket
-import sys
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import unquote
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -30,6 +28,7 @@ from tests.builders import (
     make_po_line,
     make_sync_run,
 )
+from tests.streamlit_run import run_streamlit
 
 APP_PATH = str(PROJECT_ROOT / "app.py")
 
@@ -62,21 +61,7 @@ DIRECT_BACKLOG_SQL = text(
 )
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    """Give every test empty caches and restore the process's __main__ module afterwards.
-
-    Cleared caches keep an engine or a result from leaking between databases.
-    AppTest installs the app script as sys.modules["__main__"], and a later test
-    that starts processes with multiprocessing's spawn method would run app.py
-    in each child.
-    """
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 def load_control_tower_data(engine) -> None:
@@ -124,12 +109,7 @@ def load_control_tower_data(engine) -> None:
 
 def run_app(monkeypatch, database_url: str) -> AppTest:
     """Run the app signed in as a planner, who may open the Control tower."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(APP_PATH, default_timeout=60)
-    app.session_state["actor"] = Actor(username="planner", role=Role.PLANNER)
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, APP_PATH, Actor(username="planner", role=Role.PLANNER))
 
 
 def metric_value(app: AppTest, label: str) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from decimal import Decimal
 
 import pytest
-import streamlit as st
 from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
@@ -18,19 +16,13 @@ from services.db import schema
 from services.notify.outbox import deliver_outbox
 from services.settings import PROJECT_ROOT
 from tests.builders import make_customer, make_inventory, make_item, make_order_line, make_recommendation, make_warehouse
+from tests.streamlit_run import run_streamlit
 
 PAGE_PATH = str(PROJECT_ROOT / "pages" / "customer_updates.py")
 PLANNER = Actor("ann", Role.PLANNER, Decimal("5000"))
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 @pytest.fixture
@@ -54,12 +46,7 @@ def draft(engine):
 
 
 def run_page(monkeypatch, database_url, actor) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(PAGE_PATH, default_timeout=60)
-    app.session_state["actor"] = actor
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, PAGE_PATH, actor)
 
 
 def open_draft(app: AppTest, message_id: int) -> AppTest:

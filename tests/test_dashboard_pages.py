@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from decimal import Decimal
 
@@ -10,7 +9,6 @@ from decimal import ROUND_HALF_UP
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import insert, text
 from streamlit.testing.v1 import AppTest
 
@@ -38,6 +36,7 @@ from services.kpis.headline import get_exposure_headline, get_top_exposures
 from services.kpis.overview import get_backlog_overview
 from services.settings import PROJECT_ROOT
 from services.sync.canonical import load_canonical_folder
+from tests.streamlit_run import run_streamlit
 
 APP_PATH = str(PROJECT_ROOT / "app.py")
 AS_OF = date(2026, 3, 2)
@@ -45,15 +44,7 @@ DEMO_LINES = 1_000
 SCORE_COLUMNS = ["score_tier", "score_sla", "score_margin", "score_fill_gap", "score_age", "score_churn"]
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    """Give every test empty caches and restore the process's __main__ module afterwards."""
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 @pytest.fixture
@@ -78,11 +69,7 @@ def signed_in(engine, role: Role) -> Actor:
 
 
 def run_app(monkeypatch, database_url: str, actor: Actor | None, page: str | None = None) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(APP_PATH, default_timeout=60)
-    if actor is not None:
-        app.session_state["actor"] = actor
-    app.run()
+    app = run_streamlit(monkeypatch, database_url, APP_PATH, actor)
     if page is not None:
         app.switch_page(page)
         app.run()

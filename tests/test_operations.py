@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +10,6 @@ from decimal import Decimal
 import openpyxl
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import insert, select, text
 from streamlit.testing.v1 import AppTest
 
@@ -33,19 +31,13 @@ from services.worker.inbox import FileOutcome, ingest_inbox
 from tests.builders import NOW, make_job_run, make_sync_run
 from tests.demo import load_small_demo
 from tests.test_inbox import CUSTOMERS, make_settings
+from tests.streamlit_run import run_streamlit
 
 LEADER = Actor("lee", Role.OPERATIONS_LEADER)
 PAGE_PATH = str(PROJECT_ROOT / "pages" / "operations.py")
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 def quarantine_record(connection, sync_run_id, entity, reason, position="line 2"):
@@ -267,14 +259,8 @@ def test_downloads_neutralise_formula_cells():
 
 
 def run_page(monkeypatch, database_url, tmp_path, actor) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("CONTROL_TOWER_DATA_DIR", str(tmp_path / "data"))
-    app = AppTest.from_file(PAGE_PATH, default_timeout=60)
-    if actor is not None:
-        app.session_state["actor"] = actor
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, PAGE_PATH, actor)
 
 
 def test_page_figures_match_services_on_demo(engine, database_url, tmp_path, monkeypatch):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 
 import pytest
-import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -18,18 +16,12 @@ from services.recommend.run import recommend
 from services.settings import PROJECT_ROOT
 from tests.builders import make_user
 from tests.demo import DEMO_AS_OF, load_small_demo
+from tests.streamlit_run import run_streamlit
 
 PAGE_PATH = str(PROJECT_ROOT / "pages" / "recommendations.py")
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 @pytest.fixture
@@ -47,12 +39,7 @@ def queue(engine, tmp_path):
 
 
 def run_page(monkeypatch, database_url, actor) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(PAGE_PATH, default_timeout=120)
-    app.session_state["actor"] = actor
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, PAGE_PATH, actor, timeout=120)
 
 
 def recommendation_list(app: AppTest):

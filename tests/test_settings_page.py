@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 
 import pytest
-import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -14,28 +12,17 @@ from services.admin.users import list_user_accounts
 from services.auth.roles import Actor, Role
 from services.settings import PROJECT_ROOT
 from tests.builders import make_user
+from tests.streamlit_run import run_streamlit
 
 PAGE_PATH = str(PROJECT_ROOT / "pages" / "settings.py")
 ADMIN = Actor("ada", Role.ADMINISTRATOR)
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 def run_page(monkeypatch, database_url, actor) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(PAGE_PATH, default_timeout=60)
-    app.session_state["actor"] = actor
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, PAGE_PATH, actor)
 
 
 def submit(app: AppTest, label: str) -> AppTest:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import insert
 from streamlit.testing.v1 import AppTest
 
@@ -24,19 +22,13 @@ from services.forecast.queries import (
 from services.settings import PROJECT_ROOT
 from tests.builders import make_item, make_po_line, make_receipt, make_supplier, make_warehouse
 from tests.demo import load_small_demo
+from tests.streamlit_run import run_streamlit
 
 PLANNER = Actor("pat", Role.PLANNER)
 PAGE_PATH = str(PROJECT_ROOT / "pages" / "supplier_eta.py")
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 def eta(connection, po_line_id, p10, p50, p90, model="empirical"):
@@ -150,12 +142,7 @@ def test_eta_reads_refuse_executive(engine):
 
 
 def run_page(monkeypatch, database_url, actor) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(PAGE_PATH, default_timeout=120)
-    app.session_state["actor"] = actor
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, PAGE_PATH, actor, timeout=120)
 
 
 def test_page_figures_match_services_on_demo(engine, database_url, tmp_path, monkeypatch):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date, timedelta
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from services.auth.roles import Actor, Role
@@ -14,29 +12,18 @@ from services.kpis.weekly import compare_latest_weeks, get_kpi_snapshots, snapsh
 from services.settings import PROJECT_ROOT
 from tests.builders import NOW
 from tests.demo import load_small_demo
+from tests.streamlit_run import run_streamlit
 
 PAGE_PATH = str(PROJECT_ROOT / "pages" / "weekly_kpis.py")
 EXECUTIVE = Actor("erin", Role.EXECUTIVE)
 TIME_ZONE = "America/Chicago"
 
 
-@pytest.fixture(autouse=True)
-def isolate_streamlit_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("isolate_streamlit_runs")
 
 
 def run_page(monkeypatch, database_url, actor) -> AppTest:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppTest.from_file(PAGE_PATH, default_timeout=60)
-    app.session_state["actor"] = actor
-    app.run()
-    assert not app.exception, [exception.value for exception in app.exception]
-    return app
+    return run_streamlit(monkeypatch, database_url, PAGE_PATH, actor)
 
 
 def test_page_metrics_match_snapshots_on_demo(engine, database_url, tmp_path, monkeypatch):
