@@ -312,6 +312,33 @@ def test_item_recompute_reuses_customer_facts_until_order_lines_are_synced(engin
     assert exposure_rows(engine) == [refreshed]
 
 
+def test_exposure_row_names_the_supplier_its_line_waits_for(engine, place):
+    with engine.begin() as connection:
+        preferred = make_supplier(connection)["id"]
+        other_warehouse = make_warehouse(connection)["id"]
+        for key, supplier, warehouse in (("si/here", preferred, place["warehouse_id"]), ("si/any", place["supplier_id"], None)):
+            connection.execute(insert(schema.supplier_items).values(
+                supplier_id=supplier, item_id=place["item_id"], warehouse_id=warehouse, lead_days=10, priority=1,
+                **_lineage(key),
+            ))
+        waiting = line(connection, place, ordered_qty=Decimal(5), requested_date=date(2026, 3, 3))
+        slipped = po_line(connection, place, ordered_qty=Decimal(5), promised_date=date(2026, 3, 20))
+        make_supplier_event(connection, slipped, "ev/slip", date(2026, 3, 2), date(2026, 3, 20))
+        uncovered = line(connection, place, ordered_qty=Decimal(2), requested_date=date(2026, 3, 10))
+        elsewhere = make_order_line(
+            connection, customer_id=place["customer_id"], item_id=place["item_id"], warehouse_id=other_warehouse,
+            ordered_qty=Decimal(2), requested_date=date(2026, 3, 3),
+        )
+
+    recompute_exposure(engine, as_of=AS_OF)
+
+    suppliers = {row["so_line_id"]: row["supplier_id"] for row in exposure_rows(engine)}
+    # The slipped PO's supplier for the line it covers; else the warehouse's own offer before the every-warehouse one.
+    assert suppliers[waiting["id"]] == place["supplier_id"]
+    assert suppliers[uncovered["id"]] == preferred
+    assert suppliers[elsewhere["id"]] == place["supplier_id"]
+
+
 def test_weights_from_business_settings_change_the_score(engine, place):
     with engine.begin() as connection:
         line(connection, place, ordered_qty=Decimal(5), order_date=date(2026, 2, 15), requested_date=date(2026, 2, 20))

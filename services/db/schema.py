@@ -521,6 +521,9 @@ exposure = Table(
     Column("root_cause", String(32), nullable=False),
     Column("root_cause_detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     _fk("cause_po_line_id", "purchase_order_lines.id", nullable=True),
+    # The supplier the line waits for: the cause purchase order line's, else the
+    # item's preferred supplier at the line's warehouse.
+    _fk("supplier_id", "suppliers.id", nullable=True),
     Column("revenue_at_risk", MONEY, nullable=False),
     Column("margin_at_risk", MONEY, nullable=False),
     Column("penalty_exposure", MONEY, nullable=False),
@@ -551,6 +554,7 @@ exposure = Table(
     *_not_negative("shortage_qty", "backlog_age_days"),
     Index("ix_exposure_priority_score", text("priority_score desc")),
     Index("ix_exposure_root_cause", "root_cause"),
+    Index("ix_exposure_supplier_id", "supplier_id"),
 )
 
 # The recent history figures of a customer's priority score (90-day fill

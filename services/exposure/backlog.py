@@ -44,19 +44,11 @@ class BacklogFilters:
         return not any(getattr(self, field.name) for field in fields(self))
 
 
-# The supplier of an exposed line: the supplier of the purchase order line
-# it waits for, else the item's preferred supplier (lowest priority number,
-# a row for the line's own warehouse before a row for every warehouse).
-# The same rule as services.exposure.queries, one line at a time.
+# The supplier of an exposed line is stored on its exposure row: the supplier
+# of the purchase order line it waits for, else the item's preferred supplier.
 LINE_SUPPLIER_JOIN = """
     left join purchase_order_lines cause_po on cause_po.id = e.cause_po_line_id
-    left join lateral (
-        select si.supplier_id from supplier_items si
-        where si.item_id = l.item_id and (si.warehouse_id = l.warehouse_id or si.warehouse_id is null)
-        order by si.priority, si.warehouse_id nulls last, si.supplier_id
-        limit 1
-    ) preferred on true
-    left join suppliers s on s.id = coalesce(cause_po.supplier_id, preferred.supplier_id)
+    left join suppliers s on s.id = e.supplier_id
 """
 
 FILTERED_FROM = """
@@ -131,7 +123,7 @@ def _filtered_from(filters: BacklogFilters) -> str:
     item and warehouse, so a join the filters do not need changes no count.
     """
     parts = ["from exposure e"]
-    if filters.warehouses or filters.tiers or filters.families or filters.suppliers:
+    if filters.warehouses or filters.tiers or filters.families:
         parts.append("join sales_order_lines l on l.id = e.so_line_id")
     if filters.tiers:
         parts.append("join customers c on c.id = l.customer_id")
@@ -140,10 +132,7 @@ def _filtered_from(filters: BacklogFilters) -> str:
     if filters.warehouses:
         parts.append("join warehouses w on w.id = l.warehouse_id")
     if filters.suppliers:
-        # The supplier join costs a lookup per line, so it is added only to filter by supplier.
-        # TODO: at 1,000,000 open lines this lookup takes over 2 s (docs/benchmarks.md); store the
-        # supplier on the exposure row at recompute time instead.
-        parts.append(LINE_SUPPLIER_JOIN)
+        parts.append("left join suppliers s on s.id = e.supplier_id")
     return "\n".join(parts)
 
 

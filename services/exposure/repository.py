@@ -324,6 +324,7 @@ STAGE_COLUMNS = {
     "so_line_id": "bigint primary key", "job_run_id": "bigint", "status": "text", "shortage_qty": "bigint",
     "projected_day_p50": "bigint", "projected_day_p90": "bigint", "days_late_promise": "integer",
     "days_late_request": "integer", "root_cause": "text", "root_cause_detail": "jsonb", "cause_po_line_id": "bigint",
+    "supplier_id": "bigint",
     "revenue_at_risk": "bigint", "margin_at_risk": "bigint", "penalty_exposure": "bigint", "currency": "text",
     "backlog_age_days": "integer", "priority_score": "bigint", "score_tier": "bigint", "score_sla": "bigint",
     "score_margin": "bigint", "score_fill_gap": "bigint", "score_age": "bigint", "score_churn": "bigint",
@@ -345,6 +346,30 @@ VALUE_COLUMNS = [name for name in STAGE_COLUMNS if name not in ("so_line_id", "j
 EXPOSURE_NAMES = {"projected_day_p50": "projected_date_p50", "projected_day_p90": "projected_date_p90"}
 TARGETS = [EXPOSURE_NAMES.get(name, name) for name in VALUE_COLUMNS]
 SOURCES = [_stage_value(name) for name in VALUE_COLUMNS]
+
+# The supplier a staged line waits for: the supplier of its cause purchase
+# order line, else the item's preferred supplier (lowest priority number, a
+# row for the line's own warehouse before a row for every warehouse). Set in
+# two set-based statements, so pages filter and group by a stored column.
+STAGE_SUPPLIERS = (
+    f"""
+    update {STAGE} s set supplier_id = p.supplier_id
+    from purchase_order_lines p
+    where p.id = s.cause_po_line_id
+    """,
+    f"""
+    update {STAGE} s set supplier_id = preferred.supplier_id
+    from (
+        select distinct on (l.id) l.id as so_line_id, si.supplier_id
+        from {STAGE} staged
+        join sales_order_lines l on l.id = staged.so_line_id
+        join supplier_items si on si.item_id = l.item_id and (si.warehouse_id = l.warehouse_id or si.warehouse_id is null)
+        where staged.supplier_id is null
+        order by l.id, si.priority, si.warehouse_id nulls last, si.supplier_id
+    ) preferred
+    where preferred.so_line_id = s.so_line_id
+    """,
+)
 
 # Rows are compared on their values, so a recompute that finds the same
 # exposure changes no row, and computed_at and job_run_id name the run that
@@ -372,12 +397,14 @@ MERGE_INSERT = f"""
 def exposure_stage_csv(exposure: pd.DataFrame, warehouse_codes: dict[int, str], job_run_id: int | None) -> bytes:
     """Render exposure rows as CSV in the column order of STAGE_COLUMNS."""
     rows = pd.DataFrame({
-        name: exposure[name] for name in STAGE_COLUMNS if name not in ("job_run_id", "root_cause_detail", "cause_po_line_id")
+        name: exposure[name] for name in STAGE_COLUMNS
+        if name not in ("job_run_id", "root_cause_detail", "cause_po_line_id", "supplier_id")
     })
     rows["job_run_id"] = pd.array([job_run_id] * len(rows), dtype="Int64")
     rows["root_cause_detail"] = root_cause_detail_json(exposure, warehouse_codes)
     cause_po_line = pd.Series(exposure["cause_po_line_id"].to_numpy(np.int64), dtype="Int64")
     rows["cause_po_line_id"] = cause_po_line.where(cause_po_line > 0)
+    rows["supplier_id"] = pd.array([None] * len(rows), dtype="Int64")  # set by STAGE_SUPPLIERS after the copy
     return rows[list(STAGE_COLUMNS)].to_csv(index=False, header=False).encode()
 
 
@@ -402,6 +429,8 @@ def replace_exposure(connection: Connection, exposure: pd.DataFrame, warehouse_c
         cursor = connection.connection.driver_connection.cursor()
         with cursor.copy(f"copy {STAGE} ({', '.join(STAGE_COLUMNS)}) from stdin with (format csv)") as copy:
             copy.write(exposure_stage_csv(exposure, warehouse_codes, job_run_id))
+        for statement in STAGE_SUPPLIERS:
+            connection.exec_driver_sql(statement)
 
     params = {}
     scope = "true"

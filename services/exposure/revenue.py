@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from services.auth.navigation import REVENUE_AT_RISK, require_page
 from services.auth.roles import Actor
-from services.exposure.backlog import LINE_SUPPLIER_JOIN, MAX_ROWS, InvalidBacklogRequest, read_frame
+from services.exposure.backlog import MAX_ROWS, InvalidBacklogRequest, read_frame
 from services.exposure.queries import revenue_at_risk_by_ship_week
 from services.exposure.whatif import SupplyChange, WhatIfResult, simulate_supply_change
 
@@ -32,8 +32,7 @@ REVENUE_BY_SUPPLIER = f"""
     select coalesce(s.supplier_code, '(none)') as supplier_code, s.name as supplier_name, e.currency,
            count(*) as lines, sum(e.revenue_at_risk) as revenue_at_risk, sum(e.margin_at_risk) as margin_at_risk
     from exposure e
-    join sales_order_lines l on l.id = e.so_line_id
-    {LINE_SUPPLIER_JOIN}
+    left join suppliers s on s.id = e.supplier_id
     group by s.supplier_code, s.name, e.currency
     order by revenue_at_risk desc, supplier_code, e.currency
     limit :limit
