@@ -39,6 +39,7 @@ from psycopg import sql
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.engine import make_url
 
+from bench.server import benchmark_server
 from seed_data.generator import generate_demo
 from services.db import schema
 from services.db.engine import make_engine
@@ -204,19 +205,8 @@ def main() -> None:
     arguments = parser.parse_args()
     database = arguments.database or f"bench_exposure_{arguments.lines}"
 
-    from services.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="bench-postgres-") as folder:
-        server = None
-        server_url = arguments.database_url
-        if not server_url:
-            server = EmbeddedPostgres(Path(folder))
-            server_url = server.start()
-        try:
-            result = run_case(server_url, lines=arguments.lines, seed=arguments.seed, database=database, reuse=arguments.reuse)
-        finally:
-            if server:
-                server.stop()
+    with benchmark_server(arguments.database_url) as server_url:
+        result = run_case(server_url, lines=arguments.lines, seed=arguments.seed, database=database, reuse=arguments.reuse)
     print(json.dumps(result))
 
 

@@ -40,6 +40,7 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.server import benchmark_server
 from seed_data.generator import generate_demo
 from services.db.engine import make_engine
 from services.db.migrate import upgrade_database
@@ -318,22 +319,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("services.forecast").setLevel(os.environ.get("BENCH_FORECAST_LOG", "WARNING"))
 
-    from services.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="bench-postgres-") as folder:
-        server = None
-        server_url = arguments.database_url
-        if not server_url:
-            server = EmbeddedPostgres(Path(folder))
-            server_url = server.start()
-        try:
-            report = run(
-                server_url, arguments.series, arguments.seed, arguments.drifting_share, arguments.workers,
-                arguments.demo_lines,
-            )
-        finally:
-            if server:
-                server.stop()
+    with benchmark_server(arguments.database_url) as server_url:
+        report = run(
+            server_url, arguments.series, arguments.seed, arguments.drifting_share, arguments.workers,
+            arguments.demo_lines,
+        )
     print(json.dumps(report))
 
 

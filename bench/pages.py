@@ -29,12 +29,11 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from bench.server import benchmark_server
 from bench.exposure import AS_OF, _baseline_seconds, _load_demo, _prepare_database
 from services.auth.roles import Actor, Role
 from services.db.engine import make_engine
@@ -173,19 +172,8 @@ def main() -> None:
     arguments = parser.parse_args()
     database = arguments.database or f"bench_pages_{arguments.lines}"
 
-    from services.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="bench-postgres-") as folder:
-        server = None
-        server_url = arguments.database_url
-        if not server_url:
-            server = EmbeddedPostgres(Path(folder))
-            server_url = server.start()
-        try:
-            result = run_case(server_url, lines=arguments.lines, seed=arguments.seed, database=database, reuse=arguments.reuse)
-        finally:
-            if server:
-                server.stop()
+    with benchmark_server(arguments.database_url) as server_url:
+        result = run_case(server_url, lines=arguments.lines, seed=arguments.seed, database=database, reuse=arguments.reuse)
     print(json.dumps(result))
 
 

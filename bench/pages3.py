@@ -22,14 +22,13 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import Engine
 
+from bench.server import benchmark_server
 from bench.exposure import _baseline_seconds, _load_demo, _prepare_database
 from services.approvals.decide import approve_all_auto
 from services.approvals.queries import (
@@ -116,19 +115,8 @@ def main() -> None:
     arguments = parser.parse_args()
     database = f"bench_pages3_{arguments.lines}"
 
-    from services.db.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="bench-postgres-") as folder:
-        server = None
-        server_url = arguments.database_url
-        if not server_url:
-            server = EmbeddedPostgres(Path(folder))
-            server_url = server.start()
-        try:
-            result = run_case(server_url, lines=arguments.lines, database=database)
-        finally:
-            if server:
-                server.stop()
+    with benchmark_server(arguments.database_url) as server_url:
+        result = run_case(server_url, lines=arguments.lines, database=database)
     print(json.dumps(result))
 
 

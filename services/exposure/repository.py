@@ -8,7 +8,6 @@ Quantities come out as integers of 1/1,000,000 and money as integers of
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from services.db.copy import copy_query_frame
 from services.exposure.netting import (
     CUSTOMER_COLUMNS,
     IN_TRANSIT_COLUMNS,
@@ -189,16 +189,9 @@ def _dtype(column: str):
 
 
 def _copy_frame(connection: Connection, query: str, params: dict, columns: Sequence[str]) -> pd.DataFrame:
-    """Run a query through COPY ... TO STDOUT and parse its CSV into a frame with the given columns."""
-    buffer = io.BytesIO()
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"copy ({query}) to stdout with (format csv, header true)", params) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    dtypes = {name: _dtype(name) for name in columns}
-    frame = pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values={name: [""] for name in FLOAT_COLUMNS})
-    return frame[list(columns)]
+    return copy_query_frame(
+        connection, query, params, columns, {name: _dtype(name) for name in columns}, blank_is_missing=FLOAT_COLUMNS
+    )
 
 
 def _item_filter(item_ids, column: str) -> tuple[str, dict]:

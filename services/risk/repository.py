@@ -8,7 +8,6 @@ exposure capability reads its picture.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, insert, select, text
 
 from services.db import schema
+from services.db.copy import copy_query_frame
 
 logger = logging.getLogger(__name__)
 
@@ -180,14 +180,9 @@ def _dtype(column: str):
 
 def copy_frame(connection: Connection, query: str, params: dict, columns: Sequence[str]) -> pd.DataFrame:
     """Run a query through COPY ... TO STDOUT and read its CSV into a frame with the given columns."""
-    buffer = io.BytesIO()
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"copy ({query}) to stdout with (format csv, header true)", params) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    frame = pd.read_csv(buffer, dtype={name: _dtype(name) for name in columns}, keep_default_na=False)
-    return frame[list(columns)]
+    return copy_query_frame(
+        connection, query, params, columns, {name: _dtype(name) for name in columns}, blank_is_missing=FLOAT_COLUMNS
+    )
 
 
 @dataclass(frozen=True)
