@@ -94,7 +94,7 @@ def operations_page(engine: Engine, settings) -> None:
 
 
 def operations_search(engine: Engine, settings) -> None:
-    """A filtered quarantine reason and an audit text search, the slowest filters."""
+    """Run a filtered quarantine read and an audit text search, the slowest filters."""
     list_quarantine(engine, ADMIN, reason="not a number")
     search_audit_log(engine, ADMIN, search="W7")
 

@@ -112,7 +112,7 @@ def guard_page(page: str) -> Actor:
     try:
         require_page(actor, page)
     except RoleRefused:
-        logger.warning("user %s (%s) was refused the %s page", actor.username, actor.role.value, page)
+        logger.warning("user %s (%s) may not open the %s page; access denied", actor.username, actor.role.value, page)
         st.error(refusal_message(actor, page), icon=":material/block:")
         st.stop()
     return actor

@@ -285,7 +285,7 @@ def test_recompute_changes_only_rows_whose_values_changed(engine, place):
     assert [(row["so_line_id"], row["shortage_qty"]) for row in exposure_rows(engine)] == [(kept["id"], Decimal("4.000000"))]
 
 
-def test_item_recompute_reuses_customer_facts_until_order_lines_are_synced(engine, place):
+def test_item_recompute_reuses_stored_customer_facts(engine, place):
     with engine.begin() as connection:
         exposed = line(connection, place, ordered_qty=Decimal(5), order_date=date(2026, 2, 15), requested_date=date(2026, 2, 20))
     recompute_exposure(engine, as_of=AS_OF)
@@ -312,7 +312,7 @@ def test_item_recompute_reuses_customer_facts_until_order_lines_are_synced(engin
     assert exposure_rows(engine) == [refreshed]
 
 
-def test_exposure_row_names_the_supplier_its_line_waits_for(engine, place):
+def test_exposure_row_stores_line_supplier(engine, place):
     with engine.begin() as connection:
         preferred = make_supplier(connection)["id"]
         other_warehouse = make_warehouse(connection)["id"]
@@ -436,7 +436,7 @@ def test_seeded_supplier_delay_tops_supplier_delays_by_revenue(engine, demo):
     assert {row.status for row in waiting} <= {"at_risk", "backordered"}
 
 
-def test_supplier_delay_is_the_demo_top_root_cause_by_revenue(engine, demo):
+def test_demo_top_root_cause_is_supplier_delay(engine, demo):
     recompute_exposure(engine, as_of=AS_OF)
 
     pareto = root_cause_pareto(engine)

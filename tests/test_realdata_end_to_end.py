@@ -138,7 +138,7 @@ def metric(app: AppTest, label: str) -> str:
     return values[0]
 
 
-def test_dropped_public_files_reach_every_page_within_five_minutes(
+def test_public_files_reach_pages_within_five_minutes(
     engine, database_url, realdata_dir, tmp_path, monkeypatch
 ):
     data_dir = tmp_path / "data"

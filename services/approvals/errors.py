@@ -1,4 +1,4 @@
-"""Why an approval, a rejection or a message approval was refused; each message names the value and what to do."""
+"""Errors that reject an approval, a rejection or a message approval; each message names the value and what to do."""
 
 from __future__ import annotations
 

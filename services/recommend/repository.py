@@ -111,6 +111,14 @@ FLOAT_COLUMNS = {"demand", "priority", "usable", "allocated", "open_total", "res
                  "cost_per_unit"}
 
 
+def _dtype(column: str):
+    if column in TEXT_COLUMNS:
+        return object
+    if column in FLOAT_COLUMNS:
+        return "float64"
+    return "int64"
+
+
 def _copy_frame(connection: Connection, query: str, params: dict) -> pd.DataFrame:
     """Run a query through COPY ... TO STDOUT and read its CSV, numbers typed and text kept as written."""
     buffer = io.BytesIO()
@@ -121,8 +129,7 @@ def _copy_frame(connection: Connection, query: str, params: dict) -> pd.DataFram
     buffer.seek(0)
     header = buffer.readline().decode().strip().split(",")
     buffer.seek(0)
-    dtypes = {name: object if name in TEXT_COLUMNS else ("float64" if name in FLOAT_COLUMNS else "int64")
-              for name in header if name not in ("needs_approval", "regulated")}
+    dtypes = {name: _dtype(name) for name in header if name not in ("needs_approval", "regulated")}
     return pd.read_csv(buffer, dtype=dtypes, keep_default_na=False)
 
 

@@ -47,13 +47,18 @@ def _lead_time(value: float) -> str:
 
 
 def describe(feature: str, row: pd.Series) -> str:
-    """One phrase about the feature's value in the row, in the planner's words."""
+    """Describe the feature's value in the row in one phrase, in the planner's words."""
     group = GROUPS.get(feature, feature)
     if group == "cover":
         if row["national_inv"] < 0:
             return f"on hand is negative ({_number(row['national_inv'])}), so demand is already owed"
         cover = row["weeks_of_cover"]
-        cover_text = "over 10 years" if cover >= 520 else f"{cover:.1f} weeks" if cover < 10 else f"{cover:.0f} weeks"
+        if cover >= 520:
+            cover_text = "over 10 years"
+        elif cover < 10:
+            cover_text = f"{cover:.1f} weeks"
+        else:
+            cover_text = f"{cover:.0f} weeks"
         return f"{cover_text} of cover against {_lead_time(row['lead_time'])}"
     if group == "demand":
         return (f"demand of {_number(row['sales_1_month'])} in the last month and "
@@ -87,7 +92,7 @@ def describe(feature: str, row: pd.Series) -> str:
 
 
 def top_reasons(model, matrix: pd.DataFrame, probabilities: np.ndarray) -> list[list[str]]:
-    """The features of each row whose replacement by the typical value lowers its probability most."""
+    """Return, per row, the features whose replacement by the typical value lowers its probability most."""
     ranked = sorted(model.importances, key=lambda name: -model.importances[name])
     candidates = [name for name in ranked if model.importances[name] > 0][:CANDIDATES]
     if not len(matrix) or not candidates:

@@ -252,7 +252,7 @@ class StoredModel:
 
 
 def latest_model(connection: Connection, source: str | None = None) -> StoredModel | None:
-    """The newest stored model, of the given source when named."""
+    """Return the newest stored model, of the given source when one is named."""
     table = schema.risk_models
     query = select(table.c.version, table.c.source, table.c.trained_at, table.c.training_rows,
                    table.c.validation_scores, table.c.model_bytes).order_by(table.c.version.desc()).limit(1)
