@@ -20,7 +20,7 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def _run_child(module: str, arguments: list[str]) -> tuple[dict, float]:
+def run_child(module: str, arguments: list[str]) -> tuple[dict, float]:
     """Run a benchmark module; return its JSON result and its peak RSS in MiB."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, *arguments], stdout=subprocess.PIPE, text=True
@@ -36,7 +36,7 @@ def _run_child(module: str, arguments: list[str]) -> tuple[dict, float]:
 def bench_demo_load(server_url: str, sizes: list[int]) -> list[dict]:
     rows = []
     for lines in sizes:
-        result, peak_mib = _run_child("bench.demo_load", ["--database-url", server_url, "--lines", str(lines)])
+        result, peak_mib = run_child("bench.demo_load", ["--database-url", server_url, "--lines", str(lines)])
         result["peak_rss_mib"] = round(peak_mib, 1)
         result["load_vs_raw_copy"] = round(result["order_line_load_seconds"] / result["order_line_raw_copy_seconds"], 2)
         rows.append(result)

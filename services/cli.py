@@ -277,6 +277,10 @@ def _print_results(results) -> None:
             f"{result.entity:<24} {result.read:>9} {result.inserted:>9} {result.updated:>9} "
             f"{result.unchanged:>9} {result.rejected:>9}"
         )
+        if result.duplicates:
+            typer.echo(
+                f"    {result.duplicates} of the unchanged records repeat the key of a later record, which replaced them"
+            )
         for reason, count in result.reasons.most_common(3):
             typer.echo(f"    {count} rejected: {reason}")
             typer.echo(f"      first at {result.examples[reason]}")

@@ -228,3 +228,80 @@ def test_update_keeps_columns_the_file_does_not_carry(master, tmp_path):
     line = order_lines(master)[0]
     assert (result.updated, line.ordered_qty) == (1, Decimal("12"))
     assert line.first_promised_date.isoformat() == "2026-03-06"
+
+
+def test_resync_skips_unchanged_records_by_fingerprint(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,2,C1,GLV-100,ATL,2026-03-01,2026-03-06,EA,4,0.25\n"
+    first = load_orders(master, tmp_path, body)
+
+    second = load_orders(master, tmp_path, body.replace(",4,0.25", ",6,0.25"))
+
+    assert (second.read, second.inserted, second.updated, second.unchanged, second.rejected) == (2, 0, 1, 1, 0)
+    assert second.skipped_unchanged == 1
+    lines = order_lines(master)
+    assert [line.ordered_qty for line in lines] == [Decimal("10"), Decimal("6")]
+    assert [line.sync_run_id for line in lines] == [first.sync_run_id, second.sync_run_id]
+
+
+def test_duplicate_key_is_checked_even_when_its_last_copy_is_unchanged(master, tmp_path):
+    load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,8,0.25\n")
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,8,0.25\n"
+
+    result = load_orders(master, tmp_path, body)
+
+    assert order_lines(master)[0].ordered_qty == Decimal("8")
+    assert (result.read, result.unchanged, result.duplicates, result.skipped_unchanged) == (2, 2, 1, 0)
+    assert result.balanced
+
+
+def test_changed_unit_factor_converts_unchanged_records_again(master, tmp_path):
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,BOX,5,3.00\n"
+    load_orders(master, tmp_path, body)
+    units = tmp_path / "units.csv"
+    units.write_text("sku,unit_code,base_qty_per_unit\nGLV-100,BOX,10\n", encoding="utf-8")
+    load_canonical_file(master, units)
+
+    result = load_orders(master, tmp_path, body)
+
+    assert (result.updated, result.skipped_unchanged) == (1, 0)
+    assert order_lines(master)[0].ordered_qty == Decimal("50")
+    assert order_lines(master)[0].unit_price == Decimal("0.3000")
+
+
+def test_roll_up_makes_the_next_load_check_the_line_again(master, tmp_path):
+    from services.sync.mapping.rollup import roll_up_shipments
+
+    header = ORDER_HEADER + ",shipped_qty"
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25,0\n"
+    load_orders(master, tmp_path, body, header=header)
+    shipments = tmp_path / "shipments.csv"
+    shipments.write_text(
+        "shipment_number,kind,sku,order_number,order_line_number,from_warehouse_code,qty,ship_date,status\n"
+        "SH-1,customer,GLV-100,SO-1,1,DAL,4,2026-03-04,delivered\n",
+        encoding="utf-8",
+    )
+    load_canonical_file(master, shipments)
+    with master.begin() as connection:
+        roll_up_shipments(connection, [order_lines(master)[0].id])
+    assert order_lines(master)[0].shipped_qty == Decimal("4")
+
+    result = load_orders(master, tmp_path, body, header=header)
+
+    assert (result.updated, result.skipped_unchanged) == (1, 0)
+    assert order_lines(master)[0].shipped_qty == Decimal("0")
+
+
+def test_values_that_only_look_well_formed_get_exact_reasons(master, tmp_path):
+    body = (
+        "SO-1,1,C1,GLV-100,DAL,2026-02-30,2026-03-05,EA,5,0.25\n"
+        "SO-1,2,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,1-2,0.25\n"
+        "SO-1,3,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,5,0.25\n"
+    )
+
+    result = load_orders(master, tmp_path, body)
+
+    assert (result.read, result.inserted, result.rejected) == (3, 1, 2)
+    assert quarantine_reasons(master) == [
+        ("line 2", "order_date: '2026-02-30' is not a date written YYYY-MM-DD"),
+        ("line 3", "ordered_qty: '1-2' is not a number (write 12.5, not 12,5 or text)"),
+    ]

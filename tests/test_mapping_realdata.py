@@ -184,6 +184,9 @@ def test_dataco_loads_every_row(dataco_loaded):
         "items": (DATACO_ROWS, 72, 0, 928, 0),
         "sales_order_lines": (DATACO_ROWS, 1_000, 0, 0, 0),
     }
+    assert {r.entity: r.duplicates for r in results} == {
+        "warehouses": 0, "customers": 0, "items": 889, "sales_order_lines": 0,
+    }
 
 
 def test_dataco_statuses_map_to_canonical_statuses(dataco_loaded):
@@ -252,3 +255,25 @@ def test_dataco_second_load_changes_nothing(dataco_loaded, dataco_export):
         "items": (DATACO_ROWS, 0, 0, DATACO_ROWS, 0),
         "sales_order_lines": (DATACO_ROWS, 0, 0, DATACO_ROWS, 0),
     }
+
+
+def test_dataco_second_load_skips_unchanged_records(dataco_loaded, dataco_export):
+    engine, _ = dataco_loaded
+
+    second = sync_export(engine, dataco_export, DATACO_MAPPING)
+
+    skipped = {r.entity: r.skipped_unchanged for r in second}
+    assert skipped["warehouses"] == 1
+    assert skipped["customers"] == 967
+    assert skipped["sales_order_lines"] == DATACO_ROWS
+    with engine.connect() as connection:
+        runs = connection.execute(
+            text("select entity, read_count, unchanged_count from sync_runs where id = any(:ids) order by id"),
+            {"ids": [r.sync_run_id for r in second]},
+        ).all()
+    assert [tuple(run) for run in runs] == [
+        ("warehouses", DATACO_ROWS, DATACO_ROWS),
+        ("customers", DATACO_ROWS, DATACO_ROWS),
+        ("items", DATACO_ROWS, DATACO_ROWS),
+        ("sales_order_lines", DATACO_ROWS, DATACO_ROWS),
+    ]

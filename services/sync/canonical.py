@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import psycopg
 from psycopg import sql
@@ -27,11 +27,15 @@ from sqlalchemy import Connection, Engine, text
 from services.db import schema
 from services.sync.layout import ENTITIES, LINEAGE_COLUMNS, Entity
 from services.sync.checks import CHECKED, RAW, build_check_statement
+from services.sync.fingerprints import fingerprint_context, fingerprint_sql, skip_unchanged_records
 from services.sync.runs import fail_sync_run, finish_sync_run, start_sync_run, write_quarantine
 
 logger = logging.getLogger(__name__)
 
 STAGE = "sync_stage"
+# Memory per sort or hash of a load's statements, so that joining a file of
+# a million records against its table does not spill to disk.
+LOAD_WORK_MEM = "64MB"
 
 
 class FileRejected(ValueError):
@@ -50,13 +54,30 @@ class SyncResult:
     unchanged: int = 0
     rejected: int = 0
     duplicates: int = 0
+    # Records counted as unchanged because their fingerprint matched, without being checked.
+    skipped_unchanged: int = 0
     reasons: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)
     seconds: float = 0.0
+    # Seconds per loader step (copy, skip, check, stage, upsert, ...), for benchmarks and logs.
+    step_seconds: dict = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
         return self.read == self.inserted + self.updated + self.unchanged + self.rejected
+
+
+class _StepClock:
+    """Store the seconds since the previous lap under each lap's step name."""
+
+    def __init__(self, into: dict):
+        self.into = into
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.into[step] = round(self.into.get(step, 0.0) + now - self.last, 4)
+        self.last = now
 
 
 @dataclass
@@ -99,7 +120,11 @@ def _target_columns(entity: Entity) -> list[str]:
     columns += [reference.target for reference in entity.references]
     if "supplier_id" in table.c and "supplier_id" not in columns:
         columns.append("supplier_id")
-    return columns + ["source", "source_key", "source_updated_at"]
+    return columns + list(SOURCE_COLUMNS)
+
+
+# Lineage columns the loader writes on every row, beside the entity's own.
+SOURCE_COLUMNS = ("source", "source_key", "source_updated_at", "source_fingerprint")
 
 
 def _raw_text(value) -> str | None:
@@ -171,11 +196,13 @@ def _upsert(connection: Connection, entity: Entity, columns: list[str], sync_run
     layout_columns = {column.name for column in entity.columns}
     data_columns = [
         c for c in columns
-        if c not in ("source", "source_key", "source_updated_at")
+        if c not in SOURCE_COLUMNS
         and (given is None or c not in layout_columns or c in given)
     ]
     target = entity.table
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in data_columns + ["source_updated_at"])
+    assignments = ", ".join(
+        f"{c} = excluded.{c}" for c in data_columns + ["source_updated_at", "source_fingerprint"]
+    )
     changed = " or ".join(f"{target}.{c} is distinct from excluded.{c}" for c in data_columns) or "false"
     counts = connection.exec_driver_sql(
         f"with merged as ("
@@ -187,6 +214,15 @@ def _upsert(connection: Connection, entity: Entity, columns: list[str], sync_run
         f" returning (xmax = 0) as inserted"
         f") select count(*) filter (where inserted), count(*) filter (where not inserted) from merged"
     ).one()
+    # Rows the upsert left alone because their values did not change still
+    # take the new fingerprint, so the next load of the same record skips it.
+    staged = connection.exec_driver_sql(f"select count(*) from {STAGE}").scalar_one()
+    if counts[0] + counts[1] < staged:
+        connection.exec_driver_sql(
+            f"update {target} t set source_fingerprint = s.source_fingerprint from {STAGE} s"
+            f" where t.source = s.source and t.source_key = s.source_key"
+            f" and t.source_fingerprint is distinct from s.source_fingerprint"
+        )
     return counts[0], counts[1]
 
 
@@ -309,27 +345,46 @@ def _copy_encoding_error(file_name: str, error: Exception) -> FileRejected:
     return _not_utf8(file_name, found.group(0) if found else "unknown", where)
 
 
-def _check_and_stage(connection: Connection, entity: Entity, raw_columns: set[str], columns: list[str], source: str) -> int:
-    """Type and check the raw records, and stage the valid ones; return how many were read."""
+def _check(connection: Connection, entity: Entity, raw_columns: set[str]) -> None:
+    """Type and check the raw records into the checked table: the fast statement, else the exact one."""
     driver = connection.connection.driver_connection
     connection.exec_driver_sql(f"drop table if exists {CHECKED}")
-    # Run through the driver without parameters, so a % in a message is not read as a placeholder.
-    driver.execute(build_check_statement(entity, raw_columns))
-    selected = sql.SQL(", ").join(
-        sql.Literal(source) if name == "source" else sql.Identifier(name) for name in columns
-    )
-    driver.execute(
+    savepoint = connection.begin_nested()
+    try:
+        # Run through the driver without parameters, so a % in a message is not read as a placeholder.
+        driver.execute(build_check_statement(entity, raw_columns, fast=True))
+    except psycopg.DataError as error:
+        savepoint.rollback()
+        logger.info("a %s value only looks well formed (%s); checking every cell exactly",
+                    entity.name, str(error).splitlines()[0])
+        driver.execute(build_check_statement(entity, raw_columns))
+    else:
+        savepoint.commit()
+
+
+def _stage_valid(connection: Connection, columns: list[str], raw_columns: set[str], source: str, context: str | None) -> None:
+    """Copy the checked records without a reason into the staging table, with their fingerprints."""
+    selected = []
+    for name in columns:
+        if name == "source":
+            selected.append(sql.Literal(source))
+        elif name == "source_fingerprint":
+            selected.append(fingerprint_sql(raw_columns, context))
+        else:
+            selected.append(sql.SQL("c.{}").format(sql.Identifier(name)))
+    connection.connection.driver_connection.execute(
         sql.SQL(
             "insert into {stage} ({columns}, seq, position) "
-            "select {selected}, seq, position from {checked} where cardinality(reasons) = 0"
+            "select {selected}, c.seq, c.position from {checked} c join {raw} r on r._seq = c.seq "
+            "where cardinality(c.reasons) = 0"
         ).format(
             stage=sql.Identifier(STAGE),
             columns=sql.SQL(", ").join(sql.Identifier(name) for name in columns),
-            selected=selected,
+            selected=sql.SQL(", ").join(selected),
             checked=sql.Identifier(CHECKED),
+            raw=sql.Identifier(RAW),
         )
     )
-    return connection.exec_driver_sql(f"select count(*) from {RAW}").scalar_one()
 
 
 def _quarantine_checked(connection: Connection, sync_run_id: int, source: str, entity: Entity, file_name: str) -> list[tuple[str, str]]:
@@ -357,22 +412,29 @@ def load_records(
     checksum: str | None = None,
     business_timezone: str = "UTC",
     given_columns: Iterable[str] | None = None,
+    rows_left_out: Callable[[], int] | None = None,
 ) -> SyncResult:
     """Load records of one entity from one source file as one sync run in one transaction.
 
     given_columns names the layout columns the source provides; on update the
     others keep their stored values. None treats every column as given.
+    rows_left_out, called once the records are read, returns how many rows
+    of the source the reader left out (filtered, or identical repeats of a
+    record); they count as read and unchanged.
     A FileRejected raised while the records are read marks the run failed and
     writes nothing; so does any other error, which is re-raised.
     """
     return _load(
         engine, entity, lambda connection: _copy_records(connection, entity, records),
         source=source, file_name=file_name, checksum=checksum, business_timezone=business_timezone,
-        given_columns=given_columns,
+        given_columns=given_columns, rows_left_out=rows_left_out,
     )
 
 
-def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, business_timezone, given_columns=None) -> SyncResult:
+def _load(
+    engine: Engine, entity: Entity, fill, *, source, file_name, checksum, business_timezone,
+    given_columns=None, rows_left_out=None,
+) -> SyncResult:
     started = time.monotonic()
     run_start = datetime.now(timezone.utc)
     sync_run_id = start_sync_run(engine, source, entity.name, file_name, checksum)
@@ -383,21 +445,35 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
     try:
         with engine.begin() as connection:
             connection.execute(
-                text("select set_config('ct.business_timezone', :zone, true), set_config('ct.run_start', :start, true)"),
-                {"zone": business_timezone, "start": run_start.isoformat()},
+                text(
+                    "select set_config('ct.business_timezone', :zone, true),"
+                    " set_config('ct.run_start', :start, true), set_config('work_mem', :work_mem, true)"
+                ),
+                {"zone": business_timezone, "start": run_start.isoformat(), "work_mem": LOAD_WORK_MEM},
             )
+            clock = _StepClock(result.step_seconds)
             raw_columns = fill(connection)
+            result.read = connection.exec_driver_sql(f"select count(*) from {RAW}").scalar_one()
+            result.read += rows_left_out() if rows_left_out else 0
+            clock.lap("copy")
+            # The raw table has a column for each header name of a CSV file, and
+            # every layout column for a reader's records.
+            given = raw_columns if given_columns is None else set(given_columns)
+            context = fingerprint_context(connection, entity, source, raw_columns, business_timezone, given_columns)
+            result.skipped_unchanged = skip_unchanged_records(connection, entity, source, raw_columns, context)
+            clock.lap("skip unchanged")
             _create_stage(connection, entity, columns)
-            result.read = _check_and_stage(connection, entity, raw_columns, columns, source)
+            _check(connection, entity, raw_columns)
+            clock.lap("check")
+            _stage_valid(connection, columns, raw_columns, source, context)
             reasons = _quarantine_checked(connection, sync_run_id, source, entity, file_name)
             result.duplicates = _supersede_duplicates(connection)
             conflicts = _reject_natural_key_conflicts(connection, entity, source)
             write_quarantine(connection, sync_run_id, source, entity.name, file_name, conflicts)
             reasons += [(conflict.position, conflict.reason) for conflict in conflicts]
-            # The raw table has a column for each header name of a CSV file, and
-            # every layout column for a reader's records.
-            given = raw_columns if given_columns is None else set(given_columns)
+            clock.lap("stage")
             result.inserted, result.updated = _upsert(connection, entity, columns, sync_run_id, given)
+            clock.lap("upsert")
             result.rejected = len(reasons)
             result.unchanged = result.read - result.inserted - result.updated - result.rejected
             result.reasons = Counter(_reason_kind(reason) for _, reason in reasons)
@@ -407,6 +483,7 @@ def _load(engine: Engine, entity: Entity, fill, *, source, file_name, checksum, 
                 f"(select max(source_updated_at) from {entity.table} where sync_run_id = {int(sync_run_id)})"
             )
             finish_sync_run(connection, result, watermark)
+            clock.lap("record")
     except Exception as error:
         logger.error("sync run %d: %s failed: %s", sync_run_id, file_name, error)
         fail_sync_run(engine, sync_run_id, error)

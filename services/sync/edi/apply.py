@@ -489,6 +489,7 @@ _UPDATE_ACKNOWLEDGEMENT = (
         ack_status=bindparam("new_ack_status"),
         sync_run_id=bindparam("run_id"),
         loaded_at=text("now()"),
+        source_fingerprint=None,
     )
 )
 

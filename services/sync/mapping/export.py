@@ -8,9 +8,8 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, text, update
+from sqlalchemy import Connection, Engine, text
 
-from services.db import schema
 from services.sync.canonical import FileRejected, SyncResult, file_checksum, load_records
 from services.sync.mapping.convert import RowContext
 from services.sync.mapping.readers import ExportFile, open_export
@@ -52,8 +51,12 @@ def sync_export(engine: Engine, path: Path, mapping_path: Path, *, business_time
             file_name=export_file.path.name,
             checksum=checksum,
             business_timezone=business_timezone,
+            rows_left_out=lambda: records.skipped,
         )
-        _count_skipped(engine, result, records)
+        if records.filtered:
+            logger.info(
+                "sync run %d: %d rows left out by the %s filter", result.sync_run_id, records.filtered, result.entity
+            )
         results.append(result)
 
     _roll_up(engine, mapping)
@@ -88,30 +91,6 @@ def _warehouse_zones(engine: Engine) -> dict[str, ZoneInfo]:
     with engine.connect() as connection:
         rows = connection.execute(text("select warehouse_code, time_zone from warehouses")).all()
     return {row.warehouse_code: ZoneInfo(row.time_zone) for row in rows}
-
-
-def _count_skipped(engine: Engine, result: SyncResult, records: TargetRecords) -> None:
-    """Add the rows that changed nothing in this target to the run's read and unchanged counts."""
-    if records.filtered:
-        logger.info(
-            "sync run %d: %d rows left out by the %s filter", result.sync_run_id, records.filtered, result.entity
-        )
-    if not records.skipped:
-        return
-    # TODO: this second transaction leaves the run briefly without the skipped
-    # rows; load_records should take the count and write it with the run.
-    runs = schema.sync_runs
-    with engine.begin() as connection:
-        connection.execute(
-            update(runs)
-            .where(runs.c.id == result.sync_run_id)
-            .values(
-                read_count=runs.c.read_count + records.skipped,
-                unchanged_count=runs.c.unchanged_count + records.skipped,
-            )
-        )
-    result.read += records.skipped
-    result.unchanged += records.skipped
 
 
 def _roll_up(engine: Engine, mapping: Mapping) -> None:

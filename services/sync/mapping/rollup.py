@@ -33,7 +33,7 @@ ROLL_UP_RECEIPTS = text(
         join totals t on t.po_line_id = p.id
     )
     update purchase_order_lines p
-    set received_qty = r.received, status = r.status
+    set received_qty = r.received, status = r.status, source_fingerprint = null
     from rolled r
     where p.id = r.id and (p.received_qty <> r.received or p.status <> r.status)
     returning p.id
@@ -60,7 +60,7 @@ ROLL_UP_SHIPMENTS = text(
         join totals t on t.so_line_id = s.id
     )
     update sales_order_lines s
-    set shipped_qty = r.shipped, status = r.status
+    set shipped_qty = r.shipped, status = r.status, source_fingerprint = null
     from rolled r
     where s.id = r.id and (s.shipped_qty <> r.shipped or s.status <> r.status)
     returning s.id, r.over_shipped
