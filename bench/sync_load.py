@@ -6,10 +6,14 @@ the master files it needs untimed, and then times, in one database:
 
 - a raw COPY of the order-line file into a logged table of text columns,
   the baseline (and, for reference, into an unlogged one);
-- pandas read_csv and DataFrame.to_sql with its defaults into a new table;
 - the loader's full load into the empty sales_order_lines table;
 - a re-sync of the same file, unchanged;
-- a re-sync with 1% of the rows changed (ordered_qty raised by 1).
+- a re-sync with 1% of the rows changed (ordered_qty raised by 1);
+- the write floor: an INSERT of the loaded rows into an empty table with
+  the same indexes and check constraints, without and with the four
+  foreign keys, which no loader of these rows can beat;
+- pandas read_csv and DataFrame.to_sql with its defaults into a new table,
+  last, so the peak memory read before it is the loader's.
 
 Command: `python -m bench.sync_load --rows 100000,1000000`.
 `CONTROL_TOWER_BENCH_DATABASE_URL` or --database-url names a server;
@@ -22,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import tempfile
 import time
 from datetime import date
@@ -65,6 +70,38 @@ def _to_sql_seconds(url: str, path: Path) -> float:
     with engine.begin() as connection:
         connection.exec_driver_sql("drop table to_sql_lines")
     engine.dispose()
+    return seconds
+
+
+FOREIGN_KEYS = (
+    ("customer_id", "customers"),
+    ("item_id", "items"),
+    ("warehouse_id", "warehouses"),
+    ("sync_run_id", "sync_runs"),
+)
+
+
+def _write_floor_seconds(dsn: str, with_foreign_keys: bool) -> float:
+    """Time copying the loaded order lines into an empty table with the same indexes and checks.
+
+    No loader can write the rows faster than this, whatever it does before.
+    """
+    with psycopg.connect(dsn) as connection:
+        connection.execute("create table floor_lines (like sales_order_lines including all)")
+        if with_foreign_keys:
+            for column, table in FOREIGN_KEYS:
+                connection.execute(
+                    sql.SQL("alter table floor_lines add foreign key ({}) references {} (id)").format(
+                        sql.Identifier(column), sql.Identifier(table)
+                    )
+                )
+        connection.commit()
+        started = time.perf_counter()
+        connection.execute("insert into floor_lines select * from sales_order_lines")
+        connection.commit()
+        seconds = time.perf_counter() - started
+        connection.execute("drop table floor_lines")
+        connection.commit()
     return seconds
 
 
@@ -122,11 +159,15 @@ def run_case(server_url: str, rows: int, seed: int) -> dict:
 
         raw_copy = _raw_copy_seconds(dsn, path, header, "")
         raw_copy_unlogged = _raw_copy_seconds(dsn, path, header, "unlogged")
-        to_sql = _to_sql_seconds(url, path)
         entity = ENTITIES_BY_NAME["sales_order_lines"]
         full = load_canonical_file(engine, path, source="demo", entity=entity)
         unchanged = load_canonical_file(engine, path, source="demo", entity=entity)
         one_percent = load_canonical_file(engine, changed_path, source="demo", entity=entity)
+        write_floor = _write_floor_seconds(dsn, with_foreign_keys=False)
+        write_floor_with_keys = _write_floor_seconds(dsn, with_foreign_keys=True)
+        # Read before to_sql runs, because pandas holds the whole file in memory.
+        loader_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        to_sql = _to_sql_seconds(url, path)
     engine.dispose()
     return {
         "rows": full.read,
@@ -134,6 +175,9 @@ def run_case(server_url: str, rows: int, seed: int) -> dict:
         "raw_copy_seconds": round(raw_copy, 3),
         "raw_copy_unlogged_seconds": round(raw_copy_unlogged, 3),
         "to_sql_seconds": round(to_sql, 3),
+        "write_floor_seconds": round(write_floor, 3),
+        "write_floor_with_foreign_keys_seconds": round(write_floor_with_keys, 3),
+        "loader_peak_rss_mib": round(loader_peak_mib, 1),
         "full_load": _load_summary(full),
         "resync_unchanged": _load_summary(unchanged),
         "resync_one_percent": _load_summary(one_percent),
@@ -177,7 +221,9 @@ def main() -> None:
                 f"re-sync unchanged {result['resync_unchanged']['seconds']:.2f} s, "
                 f"1% changed {result['resync_one_percent']['seconds']:.2f} s "
                 f"({result['resync_one_percent_vs_full_load']:.1%} of the full load), "
-                f"peak RSS {result['peak_rss_mib']} MiB",
+                f"write floor {result['write_floor_seconds']:.2f} s, "
+                f"{result['write_floor_with_foreign_keys_seconds']:.2f} s with foreign keys, "
+                f"peak RSS {result['loader_peak_rss_mib']} MiB before to_sql, {result['peak_rss_mib']} MiB with it",
                 flush=True,
             )
 

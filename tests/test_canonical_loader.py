@@ -243,7 +243,7 @@ def test_resync_skips_unchanged_records_by_fingerprint(master, tmp_path):
     assert [line.sync_run_id for line in lines] == [first.sync_run_id, second.sync_run_id]
 
 
-def test_duplicate_key_is_checked_even_when_its_last_copy_is_unchanged(master, tmp_path):
+def test_duplicate_key_never_skipped_by_fingerprint(master, tmp_path):
     load_orders(master, tmp_path, "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,8,0.25\n")
     body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\nSO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,8,0.25\n"
 
@@ -254,7 +254,7 @@ def test_duplicate_key_is_checked_even_when_its_last_copy_is_unchanged(master, t
     assert result.balanced
 
 
-def test_changed_unit_factor_converts_unchanged_records_again(master, tmp_path):
+def test_unit_factor_change_converts_again(master, tmp_path):
     body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,BOX,5,3.00\n"
     load_orders(master, tmp_path, body)
     units = tmp_path / "units.csv"
@@ -268,7 +268,7 @@ def test_changed_unit_factor_converts_unchanged_records_again(master, tmp_path):
     assert order_lines(master)[0].unit_price == Decimal("0.3000")
 
 
-def test_roll_up_makes_the_next_load_check_the_line_again(master, tmp_path):
+def test_roll_up_clears_line_fingerprint(master, tmp_path):
     from services.sync.mapping.rollup import roll_up_shipments
 
     header = ORDER_HEADER + ",shipped_qty"
@@ -291,7 +291,7 @@ def test_roll_up_makes_the_next_load_check_the_line_again(master, tmp_path):
     assert order_lines(master)[0].shipped_qty == Decimal("0")
 
 
-def test_values_that_only_look_well_formed_get_exact_reasons(master, tmp_path):
+def test_impossible_date_and_number_get_exact_reasons(master, tmp_path):
     body = (
         "SO-1,1,C1,GLV-100,DAL,2026-02-30,2026-03-05,EA,5,0.25\n"
         "SO-1,2,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,1-2,0.25\n"

@@ -1,4 +1,4 @@
-"""Store on each synced row the fingerprint of the source record that last loaded it.
+"""Store on each synced row the fingerprint (a 64-bit hash) of the source record that last loaded it.
 
 A re-sync skips records whose fingerprint matches, so an unchanged export
 is read and compared, not typed, checked and upserted again.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = "0010"
 down_revision = "0009"
@@ -39,7 +38,7 @@ SYNCED_TABLES = (
 
 def upgrade() -> None:
     for table in SYNCED_TABLES:
-        op.add_column(table, sa.Column("source_fingerprint", postgresql.UUID(as_uuid=True), nullable=True))
+        op.add_column(table, sa.Column("source_fingerprint", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:

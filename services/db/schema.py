@@ -64,8 +64,9 @@ def _source_columns() -> list[Column]:
         Column("source_updated_at", TIMESTAMPTZ, nullable=False),
         Column("sync_run_id", BigInteger, ForeignKey("sync_runs.id"), nullable=True),
         Column("loaded_at", TIMESTAMPTZ, nullable=False, server_default=func.now()),
-        # md5 of the source record as last loaded; NULL after any other writer changed the row.
-        Column("source_fingerprint", UUID(as_uuid=True), nullable=True),
+        # Hash of the source record as last loaded (services/sync/fingerprints.py);
+        # NULL after any other writer changed the row.
+        Column("source_fingerprint", BigInteger, nullable=True),
     ]
 
 

@@ -263,10 +263,14 @@ def build_check_statement(entity: Entity, raw_columns: set[str], fast: bool = Fa
     start from the settings ct.business_timezone and ct.run_start, which the
     caller sets for its transaction. The parsed and checked steps are
     materialized so that each cell is parsed once, not once per reference.
-    With fast, well-formed number and date cells skip the exact tests, and
-    a cell that only looks well formed, such as 2026-02-30, makes the
-    statement raise psycopg.DataError; the caller then runs it without fast.
+    With fast, well-formed number and date cells skip the exact tests. A
+    cell that only looks well formed, such as 2026-02-30, then makes the
+    statement raise psycopg.DataError, and the caller runs it without fast.
     """
+    # TODO: a full load takes about 42 times a raw COPY of the file, against a
+    # target of 4, and half of that time is this statement (docs/benchmarks.md).
+    # Writing the finished rows alone takes 13 to 16 times, so the target also
+    # needs the foreign-key checks done set-based rather than row by row.
     names = [c.name for c in entity.columns] + ["source_key", "source_updated_at"]
     trimmed = sql.SQL(", ").join(
         sql.SQL("nullif(btrim(r.{name}), '') as {name}").format(name=sql.Identifier(name))
