@@ -305,3 +305,39 @@ def test_impossible_date_and_number_get_exact_reasons(master, tmp_path):
         ("line 2", "order_date: '2026-02-30' is not a date written YYYY-MM-DD"),
         ("line 3", "ordered_qty: '1-2' is not a number (write 12.5, not 12,5 or text)"),
     ]
+
+
+def test_killed_backend_mid_load_keeps_previous_state(master, tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from services.sync import canonical
+
+    body = "SO-1,1,C1,GLV-100,DAL,2026-03-01,2026-03-05,EA,10,0.25\n"
+    first = load_orders(master, tmp_path, body)
+    changed = body.replace(",10,", ",12,") + "SO-1,2,C1,GLV-100,ATL,2026-03-01,2026-03-06,EA,4,0.25\n"
+    upsert = canonical._upsert
+
+    def terminate_own_backend_then_upsert(connection, *args):
+        pid = connection.exec_driver_sql("select pg_backend_pid()").scalar_one()
+        with master.connect() as other:
+            other.exec_driver_sql(f"select pg_terminate_backend({pid})")
+        return upsert(connection, *args)
+
+    monkeypatch.setattr(canonical, "_upsert", terminate_own_backend_then_upsert)
+    with pytest.raises(OperationalError):
+        load_orders(master, tmp_path, changed)
+    monkeypatch.setattr(canonical, "_upsert", upsert)
+
+    assert [(line.line_number, line.ordered_qty, line.sync_run_id) for line in order_lines(master)] == [
+        (1, Decimal("10"), first.sync_run_id),
+    ]
+    with master.connect() as connection:
+        statuses = connection.execute(text("select status from sync_runs order by id")).scalars().all()
+    assert statuses[-2:] == ["succeeded", "failed"]
+
+    rerun = load_orders(master, tmp_path, changed)
+
+    assert (rerun.read, rerun.inserted, rerun.updated, rerun.unchanged, rerun.rejected) == (2, 1, 1, 0, 0)
+    assert [(line.line_number, line.ordered_qty) for line in order_lines(master)] == [
+        (1, Decimal("12")), (2, Decimal("4")),
+    ]
