@@ -445,6 +445,31 @@ def test_line_without_history_keeps_promise():
     assert set(eta["receipts_used"]) == {0}
 
 
+def test_late_line_dated_from_the_tail_of_delays():
+    recent = tuple([0.0] * 10 + [12.0, 14.0, 15.0, 20.0, 30.0, 40.0])
+    delay = TargetForecast("empirical", QuantileCurve.constant(0, 0, 3), 1.0, 16, recent)
+    forecasts = {"supplier:S1": SeriesForecast("supplier:S1", Level.SUPPLIER, 16, DAY0, delay, None)}
+    lines = open_lines(
+        [
+            (1, "S1", "Air", "Bolts", DAY0 - 30, DAY0 - 10, DAY0, 7),
+            (2, "S1", "Air", "Bolts", DAY0 - 30, DAY0 - 35, DAY0, 7),
+            (3, "S1", "Air", "Bolts", DAY0 - 30, DAY0 + 5, DAY0, 7),
+        ]
+    )
+
+    eta = forecast_lines(lines, forecasts).set_index("po_line_id")
+
+    # Line 1 is 10 days late: delays of 10 or more are 12, 14, 15, 20, 30 and 40.
+    assert eta.loc[1, ["p10_day", "p50_day", "p90_day"]].tolist() == [DAY0 + 3, DAY0 + 8, DAY0 + 25]
+    assert eta.loc[1, "model"] == "empirical_given_late"
+    # Line 2 is 35 days late and only one delay is as long, so it keeps today.
+    assert eta.loc[2, ["p10_day", "p50_day", "p90_day"]].tolist() == [DAY0] * 3
+    assert eta.loc[2, "model"] == "empirical"
+    # Line 3 is not due yet and keeps its unconditional dates.
+    assert eta.loc[3, ["p10_day", "p50_day", "p90_day"]].tolist() == [DAY0 + 5, DAY0 + 5, DAY0 + 8]
+    assert eta.loc[3, "model"] == "empirical"
+
+
 def test_prophet_model_predicts_on_naive_business_dates():
     delays = np.arange(60) // 6
 

@@ -584,7 +584,7 @@ eta_forecasts = Table(
     Column("p10_date", Date, nullable=False),
     Column("p50_date", Date, nullable=False),
     Column("p90_date", Date, nullable=False),
-    Column("model", String(32), nullable=False),
+    Column("model", String(64), nullable=False),
     Column("series_key", Text, nullable=False),
     Column("backtest_mae_days", Numeric(10, 3)),
     Column("receipts_used", Integer, nullable=False),

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from services.forecast.models import (
+    EMPIRICAL_WINDOW,
     EmpiricalModel,
     Level,
     Observations,
@@ -52,7 +53,7 @@ MIN_BACKTEST_POINTS = 10
 # Intervals are calibrated only from at least this many backtest forecasts.
 MIN_CALIBRATION_POINTS = 10
 COVERAGE = 0.8
-PARAMS_VERSION = 1
+PARAMS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,8 @@ def _fit_target(task: SeriesTask, observations: Observations, target: Target, mo
             curve, margins = _calibrated(curve, result.folds)
         if failures:
             failures[-1] += f"; used {model.name} instead"
-        forecast = TargetForecast(model.name, curve, result.mae_p50 if result else None, len(observations))
+        recent = tuple(float(value) for value in np.sort(observations.recent(EMPIRICAL_WINDOW).value))
+        forecast = TargetForecast(model.name, curve, result.mae_p50 if result else None, len(observations), recent)
         notes = {f"{target}_interval_margins_days": [round(margins[0], 3), round(margins[1], 3)]}
         return _TargetOutcome(forecast, results, failures, prophet_fits, notes)
     return _TargetOutcome(None, results, failures, prophet_fits, {})

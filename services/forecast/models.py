@@ -28,6 +28,8 @@ PROMISE = "promise"
 
 # The empirical model reads the delays of a series' most recent receipts.
 EMPIRICAL_WINDOW = 200
+# Minimum number of recent delays at least as late as a line, to date the line from them.
+MIN_LATE_SAMPLES = 5
 # A received line counts once, at the date of its last receipt. Series below
 # these counts are not fitted; their lines fall back to the level above.
 MIN_SUBSERIES_RECEIPTS = 30
@@ -370,12 +372,18 @@ def prophet_candidates(observations: Observations, policy: ProphetPolicy) -> tup
 
 @dataclass(frozen=True)
 class TargetForecast:
-    """The chosen model of one target of a series, with its calibrated curve and backtest error."""
+    """The chosen model of one target of a series, with its calibrated curve and backtest error.
+
+    recent_values contains the series' last EMPIRICAL_WINDOW observed values
+    (delays or lead times in days), sorted. Lines already later than the
+    curve expects take their dates from the tail of these values.
+    """
 
     model: str
     curve: QuantileCurve
     backtest_mae: float | None
     receipts_used: int
+    recent_values: tuple[float, ...] = ()
 
     def to_params(self) -> dict:
         return {
@@ -383,12 +391,17 @@ class TargetForecast:
             "curve": self.curve.to_params(),
             "backtest_mae_days": None if self.backtest_mae is None else round(self.backtest_mae, 3),
             "receipts_used": self.receipts_used,
+            "recent_values": [round(float(value), 3) for value in self.recent_values],
         }
 
     @classmethod
     def from_params(cls, params: dict) -> "TargetForecast":
         return cls(
-            params["model"], QuantileCurve.from_params(params["curve"]), params["backtest_mae_days"], params["receipts_used"]
+            params["model"],
+            QuantileCurve.from_params(params["curve"]),
+            params["backtest_mae_days"],
+            params["receipts_used"],
+            tuple(params.get("recent_values", ())),
         )
 
 
@@ -509,6 +522,31 @@ def eta_days(curve: QuantileCurve, base_days: np.ndarray, earliest_days: np.ndar
     )
 
 
+def late_line_days(
+    recent_values: tuple[float, ...], base_days: np.ndarray, earliest_days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return P10, P50 and P90 days of lines that cannot arrive before their earliest day, and which lines had enough data.
+
+    A line that has not arrived by its earliest day has a value of at least
+    earliest minus base days. Its quantiles are those of the recent values
+    at least that large, when there are MIN_LATE_SAMPLES of them. The
+    returned mask is False for lines with fewer, whose days are left at
+    their earliest day.
+    """
+    values = np.sort(np.asarray(recent_values, dtype=float))
+    already = earliest_days - base_days
+    days = np.repeat(earliest_days[:, None], 3, axis=1).astype(np.int64)
+    enough = np.zeros(len(base_days), dtype=bool)
+    for position, late_by in enumerate(already):
+        tail = values[values >= late_by]
+        if len(tail) < MIN_LATE_SAMPLES:
+            continue
+        enough[position] = True
+        quantiles = np.floor(np.quantile(tail, QUANTILES) + 0.5).astype(np.int64)
+        days[position] = np.maximum(earliest_days[position], base_days[position] + quantiles)
+    return days[:, 0], days[:, 1], days[:, 2], enough
+
+
 def confidence_class(level: Level, backtest_mae: float | None) -> str:
     """Class a line's forecast: low_data on the global series, else by the backtest MAE of its P50."""
     if level is Level.GLOBAL:
@@ -563,10 +601,17 @@ def forecast_lines(lines: pd.DataFrame, forecasts: dict[str, SeriesForecast]) ->
         rows = np.array(positions)
         series = forecasts[key]
         forecast = series.target(Target.DELAY if promised else Target.LEAD_TIME)
-        # TODO: an overdue line gets its unconditional delay, clamped to today; quantiles conditional
-        # on the days it is already late would be sharper.
         days[rows] = np.column_stack(eta_days(forecast.curve, base[rows], earliest[rows]))
         model[rows] = forecast.model if promised else f"{forecast.model}_lead_time"
+        # A promised line past its promise and its P50 is later than the
+        # curve expects, so its dates come from the tail of the series' delays.
+        unconditional_p50 = base[rows] + np.floor(forecast.curve.quantiles(base[rows])[1] + 0.5).astype(np.int64)
+        late = rows[(unconditional_p50 < earliest[rows]) & (base[rows] < earliest[rows])] if promised else rows[:0]
+        if len(late) and forecast.recent_values:
+            p10, p50, p90, enough = late_line_days(forecast.recent_values, base[late], earliest[late])
+            conditioned = late[enough]
+            days[conditioned] = np.column_stack((p10, p50, p90))[enough]
+            model[conditioned] = [f"{name}_given_late" for name in model[conditioned]]
         mae[rows] = forecast.backtest_mae
         receipts_used[rows] = forecast.receipts_used
         confidence[rows] = confidence_class(series.level, forecast.backtest_mae)
