@@ -161,6 +161,17 @@ def test_rejection_after_acceptance_removes_supply(open_orders, tmp_path):
     ]
 
 
+def test_acknowledgement_clears_line_fingerprint(open_orders, tmp_path):
+    with open_orders.begin() as connection:
+        connection.execute(text("update purchase_order_lines set source_fingerprint = 42"))
+    path = write(tmp_path, "iq.edi", acknowledgement("PO1*1*64*EA", "ACK*IQ*40*EA"))
+
+    sync_edi_file(open_orders, path)
+
+    assert po_line(open_orders, "PO-100", 1).source_fingerprint is None
+    assert po_line(open_orders, "PO-200", 2).source_fingerprint == 42
+
+
 def test_older_acknowledgement_changes_nothing(open_orders, tmp_path):
     newer = write(tmp_path, "newer.edi", acknowledgement("PO1*1*64*EA", "ACK*IR*64*EA", time="1100", control="000000102"))
     older = write(tmp_path, "older.edi", acknowledgement("PO1*1*64*EA", "ACK*IA*64*EA", time="0930"))
