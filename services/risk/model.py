@@ -30,7 +30,7 @@ from services.risk.features import FEATURE_COLUMNS, build_matrix
 
 logger = logging.getLogger(__name__)
 
-BAGS = 7
+BAGS = 3
 NEGATIVES_PER_POSITIVE = 5
 CALIBRATION_FOLDS = 3
 # A training set needs at least this many positives per calibration fold,
@@ -113,13 +113,18 @@ def check_training_rows(labels: np.ndarray, where: str) -> None:
 
 
 class CalibratedRiskClassifier(ClassifierMixin, BaseEstimator):
-    """The under-bagged trees fitted on every row, mapped to frequencies by isotonic regression.
+    """Under-bagged trees fitted on CALIBRATION_FOLDS stratified folds, mapped to frequencies by isotonic regression.
 
-    The isotonic map is fitted on out-of-fold probabilities (stratified
-    CALIBRATION_FOLDS folds), as CalibratedClassifierCV(method="isotonic",
-    ensemble=False) does; it is written out so the out-of-fold calibrated
-    probabilities (oof_probabilities_) can also choose the flag threshold,
-    and scoring runs one set of bags instead of one per fold.
+    The trees of each fold are fitted on the other folds' rows and score the
+    fold's own rows, and one isotonic map is fitted on these out-of-fold
+    probabilities. A prediction is the mean of the fold models' mapped
+    probabilities, as in CalibratedClassifierCV(method="isotonic",
+    ensemble=True) but with one map for all folds, so the map is applied to
+    the models it was fitted on. A refit on every row under the same map
+    understated the observed backorder rate above 10% by up to a quarter,
+    because the refit's highest raw scores run lower than the fold models'
+    scores. The calibrated out-of-fold probabilities
+    (oof_probabilities_) also choose the flag threshold.
     """
 
     def __init__(self, random_state: int = 0):
@@ -131,16 +136,19 @@ class CalibratedRiskClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         splitter = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=self.random_state)
         out_of_fold = np.zeros(len(y))
+        self.fold_models_ = []
         for train, test in splitter.split(X, y):
             bags = UnderBaggedClassifier(random_state=self.random_state).fit(X[train], y[train])
             out_of_fold[test] = bags.predict_proba(X[test])[:, 1]
+            self.fold_models_.append(bags)
         self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(out_of_fold, y)
         self.oof_probabilities_ = self.isotonic_.predict(out_of_fold)
-        self.bags_ = UnderBaggedClassifier(random_state=self.random_state).fit(X, y)
         return self
 
     def predict_proba(self, X):
-        positive = self.isotonic_.predict(self.bags_.predict_proba(X)[:, 1])
+        # A model stored before the fold ensemble has one refit on every row (bags_) and no fold_models_.
+        models = self.fold_models_ if hasattr(self, "fold_models_") else [self.bags_]
+        positive = np.mean([self.isotonic_.predict(bags.predict_proba(X)[:, 1]) for bags in models], axis=0)
         return np.column_stack([1.0 - positive, positive])
 
 
