@@ -102,7 +102,10 @@ def render_backlog(overview: BacklogOverview, headline: ExposureHeadline) -> Non
     at_risk.metric("Revenue at risk", format_money(headline.revenue_at_risk))
     late.metric(
         "Lines late", f"{headline.lines_late:,}",
-        help="Exposed lines projected after their promise, or whose promise is today or past.",
+        help=(
+            "Exposed lines projected after their promise (after the requested date for a line "
+            "without a promise), or whose promise is today or past."
+        ),
     )
     waiting.metric("Recommendations waiting", f"{headline.recommendations_waiting:,}")
 

@@ -478,3 +478,22 @@ def test_freshness_empty_without_runs(engine):
     assert jobs.empty
     assert "rows_read" in sources.columns
     assert "job_name" in jobs.columns
+
+
+def test_lines_late_count_requested_date_without_promise(engine):
+    from services.kpis.headline import get_exposure_headline
+    from tests.builders import make_exposure, make_order_line
+
+    with engine.begin() as connection:
+        lines = [make_order_line(connection, line_number=number) for number in range(1, 6)]
+        # Late against the promise; late against the requested date without a promise;
+        # on time against its promise though late against the request; backordered; on time.
+        make_exposure(connection, so_line_id=lines[0]["id"], status="at_risk", days_late_promise=3, days_late_request=5)
+        make_exposure(connection, so_line_id=lines[1]["id"], status="no_supply", days_late_promise=None, days_late_request=2129)
+        make_exposure(connection, so_line_id=lines[2]["id"], status="at_risk", days_late_promise=0, days_late_request=4)
+        make_exposure(connection, so_line_id=lines[3]["id"], status="backordered", days_late_promise=0, days_late_request=0)
+        make_exposure(connection, so_line_id=lines[4]["id"], status="on_track", days_late_promise=None, days_late_request=0)
+
+    headline = get_exposure_headline(engine, Actor("leader", Role.OPERATIONS_LEADER))
+
+    assert headline.lines_late == 3

@@ -18,13 +18,16 @@ from services.exposure.queries import top_lines_by_priority
 STALE_AFTER_HOURS = 24.0
 TOP_EXPOSURES = 5
 
-# A line is late when its P50 falls after its current promise, or when its
-# promise date is today or past and stock does not cover it (backordered).
+# A line is late when its P50 falls after its current promise, or after its
+# requested date when it has no promise, or when its promise date is today
+# or past and stock does not cover it (backordered).
 EXPOSURE_HEADLINE = text(
     """
     select currency,
            sum(revenue_at_risk) as revenue_at_risk,
-           count(*) filter (where days_late_promise > 0 or status = 'backordered') as lines_late
+           count(*) filter (
+               where coalesce(days_late_promise, days_late_request) > 0 or status = 'backordered'
+           ) as lines_late
     from exposure
     group by currency
     order by currency
