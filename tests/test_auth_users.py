@@ -151,3 +151,18 @@ def test_users_add_bad_role_exits_2(database_url):
     assert result.stderr.strip().splitlines()[-1] == (
         "error: role 'boss' is unknown; use one of executive, operations_leader, planner, administrator"
     )
+
+
+def test_users_list_shows_leaders_without_limit(database_url):
+    environment = {"DATABASE_URL": database_url}
+    run_cli("users", "add", "lee", "--role", "operations_leader", "--password", "correct horse", environment=environment)
+    run_cli(
+        "users", "add", "pat", "--role", "planner", "--password", "correct horse",
+        "--approval-limit", "25000", environment=environment,
+    )
+
+    listed = run_cli("users", "list", environment=environment)
+
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert rows["lee"][:4] == ["lee", "operations_leader", "no", "limit"]
+    assert rows["pat"][:3] == ["pat", "planner", "25,000.00"]

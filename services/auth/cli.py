@@ -35,7 +35,7 @@ def add_user(
     username: str = typer.Argument(..., help="Name to sign in with, without spaces."),
     role: str = typer.Option(..., help=ROLE_HELP),
     display_name: str = typer.Option("", help="Name shown in the app; default: the username."),
-    approval_limit: str = typer.Option("0", help="Largest recommendation value the user may approve, in the base currency."),
+    approval_limit: str = typer.Option("0", help="Largest recommendation value a planner may approve, in the base currency; operations leaders approve any value."),
     password: str = typer.Option(None, help="Password of at least 8 characters; prompted for when omitted."),
 ) -> None:
     """Add a user with a role and a password."""
@@ -87,7 +87,9 @@ def list_all_users() -> None:
         return
     typer.echo(f"{'username':<20} {'role':<18} {'approval limit':>15} {'active':<6} display name")
     for user in users:
+        # Operations leaders may approve a recommendation of any value, so their stored limit is not used.
+        limit = "no limit" if user["role"] == "operations_leader" else f"{user['approval_limit']:,.2f}"
         typer.echo(
-            f"{user['username']:<20} {user['role']:<18} {user['approval_limit']:>15,.2f} "
+            f"{user['username']:<20} {user['role']:<18} {limit:>15} "
             f"{'yes' if user['active'] else 'no':<6} {user['display_name']}"
         )
