@@ -198,6 +198,26 @@ def test_risk_job_scores_with_the_public_data_model_when_history_is_too_short(en
     assert (counts["model_version"], counts["pairs"], counts["scored"], counts["no_data"]) == (version, 1, 1, 0)
 
 
+def test_risk_job_scores_at_the_business_date_setting(engine, cover_model):
+    now = datetime.now(timezone.utc)
+    as_of = date(2020, 11, 2)
+    with engine.begin() as connection:
+        _store(connection, cover_model)
+        item, warehouse = make_item(connection), make_warehouse(connection)
+        make_order_line(connection, item_id=item["id"], warehouse_id=warehouse["id"],
+                        order_date=as_of - timedelta(days=10), requested_date=as_of - timedelta(days=5))
+        make_job_run(connection, job_name="exposure", started_at=now - timedelta(minutes=2),
+                     finished_at=now - timedelta(minutes=1))
+        job_run_id = make_job_run(connection, job_name="risk", status="running", started_at=now)["id"]
+
+    outcome = risk_job(engine, job_run_id, load_settings({"CONTROL_TOWER_AS_OF": as_of.isoformat()}))
+
+    with engine.connect() as connection:
+        feature_dates = connection.execute(select(schema.risk_scores.c.feature_date)).scalars().all()
+    assert feature_dates == [as_of]
+    assert outcome.counts["scored"] == 1
+
+
 @pytest.mark.slow
 def test_demo_distributor_is_scored_and_history_training_counts_its_weeks(engine, cover_model, tmp_path):
     from seed_data import generate_demo

@@ -258,7 +258,7 @@ def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
     if not _exposure_ran_since_last_scoring(engine):
         logger.info("risk job run %d: no exposure run finished since the last scoring; nothing to score", job_run_id)
         return JobOutcome(counts={"waiting_for_exposure": 1})
-    reference = _reference_date(settings.business_timezone, None)
+    reference = _reference_date(settings.business_timezone, settings.as_of)
     counts: dict[str, int] = {"retrained": 0, "history_too_short": 0}
     if _history_model_due(engine):
         try:
@@ -269,7 +269,9 @@ def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
             counts["history_too_short"] = int(isinstance(refusal, NotEnoughHistory))
             logger.warning("risk job run %d: not retrained: %s", job_run_id, refusal)
     try:
-        result = score_pairs(engine, business_timezone=settings.business_timezone, job_run_id=job_run_id)
+        result = score_pairs(
+            engine, as_of=settings.as_of, business_timezone=settings.business_timezone, job_run_id=job_run_id
+        )
     except NoModel as missing:
         logger.warning("risk job run %d: %s", job_run_id, missing)
         return JobOutcome(counts={**counts, "no_model": 1}, error=str(missing))
