@@ -480,7 +480,7 @@ def test_freshness_empty_without_runs(engine):
     assert "job_name" in jobs.columns
 
 
-def test_lines_late_count_requested_date_without_promise(engine):
+def test_lines_late_without_promise_uses_request(engine):
     from services.kpis.headline import get_exposure_headline
     from tests.builders import make_exposure, make_order_line
 

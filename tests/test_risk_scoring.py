@@ -198,7 +198,7 @@ def test_risk_job_scores_with_the_public_data_model_when_history_is_too_short(en
     assert (counts["model_version"], counts["pairs"], counts["scored"], counts["no_data"]) == (version, 1, 1, 0)
 
 
-def test_risk_job_scores_at_the_business_date_setting(engine, cover_model):
+def test_risk_job_uses_business_date(engine, cover_model):
     now = datetime.now(timezone.utc)
     as_of = date(2020, 11, 2)
     with engine.begin() as connection:

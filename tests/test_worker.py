@@ -193,16 +193,38 @@ def test_scheduler_starts_jobs_without_overlap(engine, database_url, tmp_path):
     scheduler.start(paused=True)
     try:
         inbox = scheduler.get_job("sync_inbox")
+        catch_up = scheduler.get_job("kpi_snapshot-catch-up")
         scheduled = sorted(job.id for job in scheduler.get_jobs())
     finally:
         scheduler.shutdown(wait=False)
 
     assert [job.name for job in JOBS] == ["sync_inbox", "forecast", "exposure", "risk", "recommend", "outbox", "kpi_snapshot"]
-    assert scheduled == ["exposure", "forecast", "kpi_snapshot", "outbox", "recommend", "risk", "sync_inbox"]
+    # The empty database has no snapshot of last week, so one is taken two polls after the start.
+    assert scheduled == [
+        "exposure", "forecast", "kpi_snapshot", "kpi_snapshot-catch-up", "outbox", "recommend", "risk", "sync_inbox",
+    ]
+    assert abs((catch_up.next_run_time - datetime.now(timezone.utc)).total_seconds() - 90) < 5
     assert inbox.id == "sync_inbox"
     assert inbox.trigger.interval.total_seconds() == 45
     assert (inbox.max_instances, inbox.coalesce, inbox.misfire_grace_time) == (1, True, 60)
     assert abs((inbox.next_run_time - datetime.now(timezone.utc)).total_seconds()) < 5
+
+
+def test_snapshot_catch_up_skipped_when_taken(engine, database_url, tmp_path):
+    from services.kpis.weekly import kpi_snapshot_job
+
+    settings = make_settings(database_url, tmp_path)
+    kpi_snapshot_job(engine, 0, settings)
+
+    scheduler = build_scheduler(engine, settings)
+    scheduler.start(paused=True)
+    try:
+        scheduled = sorted(job.id for job in scheduler.get_jobs())
+    finally:
+        scheduler.shutdown(wait=False)
+
+    assert "kpi_snapshot-catch-up" not in scheduled
+    assert "kpi_snapshot" in scheduled
 
 
 def test_run_once_runs_every_registered_job(engine, database_url, tmp_path):

@@ -14,7 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from services.auth.roles import Actor, Role, require_role
 from services.db import schema
@@ -318,12 +318,26 @@ def _snapshot_row(week_start: date, value: KpiValue, taken_at: datetime) -> dict
     }
 
 
+def _snapshot_now(settings: Settings) -> datetime:
+    """Return the instant a snapshot job runs at: now, or noon of the business date a replay runs at."""
+    if settings.as_of is not None:
+        return datetime.combine(settings.as_of, time(12), ZoneInfo(settings.business_timezone))
+    return datetime.now(timezone.utc)
+
+
+def weekly_snapshot_missing(engine: Engine, settings: Settings) -> bool:
+    """Return True when the week that ended before now has no KPI snapshot, as after a worker was down on Monday."""
+    week_start = last_completed_week(_snapshot_now(settings), settings.business_timezone)
+    with engine.connect() as connection:
+        taken = connection.execute(
+            select(schema.kpi_snapshots.c.week_start).where(schema.kpi_snapshots.c.week_start == week_start).limit(1)
+        ).first()
+    return taken is None
+
+
 def kpi_snapshot_job(engine: Engine, job_run_id: int, settings: Settings) -> dict[str, int]:
     """Worker job: snapshot the week that ended before now in the business time zone."""
-    now = datetime.now(timezone.utc)
-    if settings.as_of is not None:
-        # A replay snapshots the week before its business date.
-        now = datetime.combine(settings.as_of, time(12), ZoneInfo(settings.business_timezone))
+    now = _snapshot_now(settings)
     week_start = last_completed_week(now, settings.business_timezone)
     logger.info("kpi snapshot job run %d: week %s", job_run_id, week_start)
     result = snapshot_weekly_kpis(engine, week_start, time_zone=settings.business_timezone, now=now)

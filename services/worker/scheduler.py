@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -22,13 +22,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from services.db.engine import check_connection, make_engine
 from services.exposure.recompute import EXPOSURE_JOB_NAME, exposure_job
 from services.notify.outbox import OUTBOX_JOB_NAME, outbox_job
-from services.kpis.weekly import KPI_SNAPSHOT_JOB_NAME, kpi_snapshot_job
+from services.kpis.weekly import KPI_SNAPSHOT_JOB_NAME, kpi_snapshot_job, weekly_snapshot_missing
 from services.recommend.run import RECOMMEND_JOB_NAME, recommend_job
 from services.settings import Settings
 from services.worker.inbox import INBOX_JOB_NAME, inbox_folders, run_inbox_job
@@ -79,6 +80,8 @@ def risk_job(engine: Engine, job_run_id: int, settings: Settings) -> JobOutcome:
 
 
 WEEK_SECONDS = 7 * 24 * 3600
+KPI_CATCH_UP_JOB_ID = f"{KPI_SNAPSHOT_JOB_NAME}-catch-up"
+KPI_CATCH_UP_POLLS = 2
 
 
 def weekly_kpi_trigger(settings: Settings) -> CronTrigger:
@@ -174,7 +177,25 @@ def build_scheduler(engine: Engine, settings: Settings) -> BackgroundScheduler:
             name=job.name,
             next_run_time=datetime.now(timezone.utc),
         )
+    _catch_up_weekly_snapshot(scheduler, engine, settings)
     return scheduler
+
+
+def _catch_up_weekly_snapshot(scheduler: BackgroundScheduler, engine: Engine, settings: Settings) -> None:
+    """Take last week's KPI snapshot soon when the worker was not running at its Monday 06:00 trigger.
+
+    The run waits two poll intervals, so that exposure has been recomputed
+    for the revenue at risk the snapshot reads.
+    """
+    if not weekly_snapshot_missing(engine, settings):
+        return
+    job = next(job for job in JOBS if job.name == KPI_SNAPSHOT_JOB_NAME)
+    run_at = datetime.now(timezone.utc) + timedelta(seconds=KPI_CATCH_UP_POLLS * settings.worker_poll_seconds)
+    logger.info("last week has no KPI snapshot; taking it at %s", run_at.isoformat(timespec="seconds"))
+    scheduler.add_job(
+        _scheduled_run(job, engine, settings), trigger=DateTrigger(run_date=run_at),
+        id=KPI_CATCH_UP_JOB_ID, name=KPI_CATCH_UP_JOB_ID,
+    )
 
 
 class _StopRequest:
