@@ -165,7 +165,7 @@ def run_case(server_url: str, rows: int, seed: int) -> dict:
         one_percent = load_canonical_file(engine, changed_path, source="demo", entity=entity)
         write_floor = _write_floor_seconds(dsn, with_foreign_keys=False)
         write_floor_with_keys = _write_floor_seconds(dsn, with_foreign_keys=True)
-        # Read before to_sql runs, because pandas holds the whole file in memory.
+        # Read before to_sql runs, because pandas keeps the whole file in memory.
         loader_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         to_sql = _to_sql_seconds(url, path)
     engine.dispose()
