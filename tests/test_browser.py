@@ -272,6 +272,8 @@ def test_each_role_sees_its_pages(app_port, browser, username, password, titles)
 
     browser.find_element(By.XPATH, "//button[.//p[text()='Sign out']]").click()
     wait_for(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, 'input[aria-label="Username"]'), "the sign-in form after signing out")
+    # The sign-in form can render a moment before the page menu is removed.
+    wait_for(browser, lambda driver: menu_titles(driver) == [], "the page menu to go after signing out")
     assert menu_titles(browser) == []
 
 
