@@ -12,6 +12,7 @@ import streamlit as st
 from services.auth.navigation import CONTROL_TOWER
 from services.auth.roles import Actor
 from services.db.engine import DatabaseUnavailable
+from services.exposure.backlog import ROOT_CAUSE_HELP, STATUS_HELP
 from services.kpis.headline import (
     STALE_AFTER_HOURS,
     ExposureHeadline,
@@ -188,8 +189,8 @@ def render_top_exposures(frame: pd.DataFrame) -> None:
             "tier": st.column_config.TextColumn("Tier"),
             "sku": st.column_config.TextColumn("SKU"),
             "warehouse_code": st.column_config.TextColumn("Warehouse"),
-            "status": st.column_config.TextColumn("Status"),
-            "root_cause": st.column_config.TextColumn("Root cause"),
+            "status": st.column_config.TextColumn("Status", help=STATUS_HELP),
+            "root_cause": st.column_config.TextColumn("Root cause", help=ROOT_CAUSE_HELP),
             "shortage_qty": st.column_config.NumberColumn("Shortage", format="localized"),
             "current_promised_date": st.column_config.DateColumn("Promised", format="YYYY-MM-DD"),
             "projected_date_p50": st.column_config.DateColumn("Projected (P50)", format="YYYY-MM-DD"),

@@ -14,6 +14,8 @@ from services.auth.roles import Actor
 from services.db.engine import DatabaseUnavailable
 from services.exposure.backlog import (
     DEFAULT_PAGE_SIZE,
+    ROOT_CAUSE_HELP,
+    STATUS_HELP,
     BacklogFilters,
     InvalidBacklogRequest,
     backlog_aging,
@@ -140,8 +142,8 @@ def backlog_columns(currencies) -> dict:
         "family": st.column_config.TextColumn("Family"),
         "warehouse_code": st.column_config.TextColumn("Warehouse"),
         "supplier_code": st.column_config.TextColumn("Supplier"),
-        "status": st.column_config.TextColumn("Status"),
-        "root_cause": st.column_config.TextColumn("Root cause"),
+        "status": st.column_config.TextColumn("Status", help=STATUS_HELP),
+        "root_cause": st.column_config.TextColumn("Root cause", help=ROOT_CAUSE_HELP),
         "cause_po_number": st.column_config.TextColumn("Waits for PO"),
         "shortage_qty": st.column_config.NumberColumn("Shortage", format="localized"),
         "covered_share": st.column_config.ProgressColumn(

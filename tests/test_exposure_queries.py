@@ -295,3 +295,20 @@ def test_received_line_cannot_be_delayed(engine, scene):
         delay_po_line(engine, scene["PO3"], 5, as_of=AS_OF)
 
     assert str(raised.value) == f"purchase order line id {scene['PO3']} is received, not open; only open lines can be delayed or cancelled"
+
+
+@pytest.mark.parametrize("code", ["at_risk", "backordered", "no_supply", "never_confirmed"])
+def test_status_help_explains_every_status(code):
+    from services.exposure.backlog import STATUS_HELP
+    from services.exposure.netting import STATUSES
+
+    assert code in STATUSES
+    assert f"{code}: " in STATUS_HELP
+
+
+def test_root_cause_help_explains_every_cause():
+    from services.exposure.backlog import ROOT_CAUSE_HELP, ROOT_CAUSES
+
+    missing = [cause for cause in ROOT_CAUSES if f"{cause}: " not in ROOT_CAUSE_HELP]
+
+    assert missing == []

@@ -23,6 +23,21 @@ ROOT_CAUSES = (
     "supplier_delay", "no_supply_ordered", "quality_hold", "stock_in_other_warehouse",
     "taken_by_higher_priority", "never_confirmed",
 )
+# Column help on the pages: the meaning of each status and root cause code (docs/exposure.md has the rules).
+STATUS_HELP = (
+    "no_supply: stock and all inbound supply do not cover the line. "
+    "never_confirmed: the line has no promise date for the customer. "
+    "backordered: the promise date is today or past. "
+    "at_risk: the forecast arrival is after the promise, or uncertain."
+)
+ROOT_CAUSE_HELP = (
+    "supplier_delay: the covering PO slipped or is uncertain. "
+    "quality_hold: stock on hold would cover it. "
+    "stock_in_other_warehouse: another warehouse with a lane has spare stock. "
+    "taken_by_higher_priority: due-date order would have covered it. "
+    "never_confirmed: the line has no promise date for the customer. "
+    "no_supply_ordered: not enough supply was ordered in time."
+)
 
 
 class InvalidBacklogRequest(ValueError):
