@@ -33,21 +33,28 @@ def _fresh_database(server_url: str, name: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def _raw_copy_seconds(url: str, path: Path) -> float:
-    """Time a plain COPY of the file into an untyped table: the floor any loader is measured against."""
+def raw_copy_seconds(url: str, path: Path, table_kind: str = "unlogged") -> float:
+    """Time a plain COPY of the file into a new table of text columns: the floor any loader is measured against.
+
+    table_kind is "unlogged" or "" for a logged table. The table is dropped afterwards.
+    """
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with path.open("rb") as handle:
         header = handle.readline().decode().strip().split(",")
     columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name)) for name in header)
     with psycopg.connect(dsn) as connection:
-        connection.execute(sql.SQL("create unlogged table raw_copy ({})").format(columns))
+        connection.execute(sql.SQL("create {} table raw_copy ({})").format(sql.SQL(table_kind), columns))
+        connection.commit()
         started = time.perf_counter()
         with connection.cursor() as cursor, path.open("rb") as handle:
             with cursor.copy("copy raw_copy from stdin with (format csv, header true)") as copy:
                 while block := handle.read(1 << 20):
                     copy.write(block)
         connection.commit()
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        connection.execute("drop table raw_copy")
+        connection.commit()
+    return seconds
 
 
 def run_case(server_url: str, lines: int, seed: int) -> dict:
@@ -66,7 +73,7 @@ def run_case(server_url: str, lines: int, seed: int) -> dict:
 
         orders = next(r for r in results if r.entity == "sales_order_lines")
         order_seconds = orders.seconds
-        copy_seconds = _raw_copy_seconds(url, folder / "sales_order_lines.csv")
+        copy_seconds = raw_copy_seconds(url, folder / "sales_order_lines.csv")
         file_rows = {r.entity: r.read for r in results}
     engine.dispose()
     return {

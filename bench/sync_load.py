@@ -42,23 +42,6 @@ MASTERS = ("warehouses", "customers", "items", "units")
 AS_OF = date(2026, 3, 2)
 
 
-def _raw_copy_seconds(dsn: str, path: Path, header: list[str], table_kind: str) -> float:
-    columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(name)) for name in header)
-    with psycopg.connect(dsn) as connection:
-        connection.execute(sql.SQL("create {} table raw_copy ({})").format(sql.SQL(table_kind), columns))
-        connection.commit()
-        started = time.perf_counter()
-        with connection.cursor() as cursor, path.open("rb") as handle:
-            with cursor.copy("copy raw_copy from stdin with (format csv, header true)") as copy:
-                while block := handle.read(1 << 20):
-                    copy.write(block)
-        connection.commit()
-        seconds = time.perf_counter() - started
-        connection.execute("drop table raw_copy")
-        connection.commit()
-    return seconds
-
-
 def _to_sql_seconds(url: str, path: Path) -> float:
     from sqlalchemy import create_engine
 
@@ -134,7 +117,7 @@ def _load_summary(result) -> dict:
 
 
 def run_case(server_url: str, rows: int, seed: int) -> dict:
-    from bench.demo_load import _fresh_database
+    from bench.demo_load import _fresh_database, raw_copy_seconds
     from seed_data.generator import generate_demo
     from services.db.engine import make_engine
     from services.db.migrate import upgrade_database
@@ -154,11 +137,8 @@ def run_case(server_url: str, rows: int, seed: int) -> dict:
         changed_path = folder / "changed" / "sales_order_lines.csv"
         changed_path.parent.mkdir()
         changed_rows = _change_one_percent(path, changed_path)
-        with path.open() as handle:
-            header = handle.readline().strip().split(",")
-
-        raw_copy = _raw_copy_seconds(dsn, path, header, "")
-        raw_copy_unlogged = _raw_copy_seconds(dsn, path, header, "unlogged")
+        raw_copy = raw_copy_seconds(url, path, table_kind="")
+        raw_copy_unlogged = raw_copy_seconds(url, path, table_kind="unlogged")
         entity = ENTITIES_BY_NAME["sales_order_lines"]
         full = load_canonical_file(engine, path, source="demo", entity=entity)
         unchanged = load_canonical_file(engine, path, source="demo", entity=entity)

@@ -329,10 +329,10 @@ def weekly_snapshot_missing(engine: Engine, settings: Settings) -> bool:
     """Return True when the week that ended before now has no KPI snapshot, as after a worker was down on Monday."""
     week_start = last_completed_week(_snapshot_now(settings), settings.business_timezone)
     with engine.connect() as connection:
-        taken = connection.execute(
+        stored_week = connection.execute(
             select(schema.kpi_snapshots.c.week_start).where(schema.kpi_snapshots.c.week_start == week_start).limit(1)
         ).first()
-    return taken is None
+    return stored_week is None
 
 
 def kpi_snapshot_job(engine: Engine, job_run_id: int, settings: Settings) -> dict[str, int]:

@@ -453,14 +453,16 @@ def _load(
             )
             clock = _StepClock(result.step_seconds)
             raw_columns = fill(connection)
-            result.read = connection.exec_driver_sql(f"select count(*) from {RAW}").scalar_one()
-            result.read += rows_left_out() if rows_left_out else 0
+            raw_count = connection.exec_driver_sql(f"select count(*) from {RAW}").scalar_one()
+            result.read = raw_count + (rows_left_out() if rows_left_out else 0)
             clock.lap("copy")
             # The raw table has a column for each header name of a CSV file, and
             # every layout column for a reader's records.
             given = raw_columns if given_columns is None else set(given_columns)
             context = fingerprint_context(connection, entity, source, raw_columns, business_timezone, given_columns)
-            result.skipped_unchanged = skip_unchanged_records(connection, entity, source, raw_columns, context)
+            result.skipped_unchanged = skip_unchanged_records(
+                connection, entity, source, raw_columns, context, raw_count
+            )
             clock.lap("skip unchanged")
             _create_stage(connection, entity, columns)
             _check(connection, entity, raw_columns)

@@ -68,7 +68,7 @@ def _written_as(pattern: str, v: sql.Composable) -> sql.Composable:
 
 
 def _parsed(column: Column, fast: bool = False) -> sql.Composable:
-    """Typed value of a non-blank cell, NULL when it does not parse.
+    """Return SQL for the typed value of a non-blank cell, NULL when it does not parse.
 
     With fast, a number or date cell that looks right is cast without the
     exact test, so a cell such as 2026-02-30 raises an error instead of
@@ -242,13 +242,14 @@ def _converted(column: Column, has_unit: bool) -> sql.Composable:
 
 
 def _trimmed(name: str, raw_columns, alias: str) -> sql.Composable:
+    """Return SQL for a raw cell without surrounding blanks, NULL when it is blank or the column is absent."""
     if name not in raw_columns:
         return sql.SQL("null::text")
     return sql.SQL("nullif(btrim({}.{}), '')").format(sql.Identifier(alias), sql.Identifier(name))
 
 
 def source_key_sql(entity: Entity, raw_columns, alias: str = "r") -> sql.Composable:
-    """SQL for a raw record's source key: its source_key cell, else its key columns joined by '/'."""
+    """Return SQL for a raw record's source key: its source_key cell, else its key columns joined by '/'."""
     key_text = sql.SQL(" || '/' || ").join(
         sql.SQL("coalesce({}, '')").format(_trimmed(name, raw_columns, alias)) for name in entity.key
     )
@@ -273,10 +274,7 @@ def build_check_statement(entity: Entity, raw_columns: set[str], fast: bool = Fa
     # needs the foreign-key checks done set-based rather than row by row.
     names = [c.name for c in entity.columns] + ["source_key", "source_updated_at"]
     trimmed = sql.SQL(", ").join(
-        sql.SQL("nullif(btrim(r.{name}), '') as {name}").format(name=sql.Identifier(name))
-        if name in raw_columns
-        else sql.SQL("null::text as {}").format(sql.Identifier(name))
-        for name in names
+        sql.SQL("{} as {}").format(_trimmed(name, raw_columns, "r"), sql.Identifier(name)) for name in names
     )
     raw_values = sql.SQL(", ").join(
         sql.SQL("t.{} as {}").format(sql.Identifier(name), sql.Identifier(f"raw_{name}")) for name in names

@@ -74,7 +74,7 @@ def fingerprint_context(
 
 
 def fingerprint_sql(raw_columns: Iterable[str], context: str | None, alias: str = "r") -> sql.Composable:
-    """SQL for the fingerprint of a raw record, NULL when there is no context.
+    """Return SQL for the fingerprint of a raw record, NULL when there is no context.
 
     The cells are joined with the unit separator (0x1F), so a blank and a
     missing cell read the same, as they do to the checks.
@@ -88,10 +88,16 @@ def fingerprint_sql(raw_columns: Iterable[str], context: str | None, alias: str 
 
 
 def skip_unchanged_records(
-    connection: Connection, entity: Entity, source: str, raw_columns: Iterable[str], context: str | None
+    connection: Connection,
+    entity: Entity,
+    source: str,
+    raw_columns: Iterable[str],
+    context: str | None,
+    raw_count: int,
 ) -> int:
     """Remove from the raw table the records already loaded with the same fingerprint; return how many.
 
+    raw_count is the number of records in the raw table.
     A source key that occurs more than once in the file is never skipped,
     so the rule that the last duplicate wins applies to every copy. When
     most records are skipped, the raw table is rebuilt from the others
@@ -134,10 +140,9 @@ def skip_unchanged_records(
         " where twin.source_key = u.source_key"
     )
     unchanged = driver.execute("select count(*) from sync_unchanged").fetchone()[0]
-    total = driver.execute(sql.SQL("select count(*) from {}").format(raw)).fetchone()[0]
     if unchanged == 0:
         return 0
-    if unchanged * 2 > total:
+    if unchanged * 2 > raw_count:
         driver.execute(
             sql.SQL(
                 "create temp table sync_raw_changed on commit drop as select r.* from {raw} r"
